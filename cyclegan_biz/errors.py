@@ -1,0 +1,25 @@
+"""Errors a user can run into. Each message says what to do about it."""
+
+
+class CycleBizError(Exception):
+    """Base class for every error a user of cyclegan-biz can hit."""
+
+
+class UnreadableImageError(CycleBizError):
+    """The file is missing, not an image, or corrupt."""
+
+
+class ImageTooLargeError(CycleBizError):
+    """The image has more pixels than we agree to decode (decompression-bomb guard)."""
+
+
+class NoFaceError(CycleBizError):
+    """No face was found in the photo."""
+
+
+class FaceTooSmallError(CycleBizError):
+    """A face was found but it is too small to give a usable headshot."""
+
+
+class MissingWeightsError(CycleBizError):
+    """A model's weights are not on disk and cannot be downloaded."""
