@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .errors import CycleBizError
+from .errors import CycleBizError, MissingWeightsError
 from .face import align_face, detect_face, face_mask, person_mask
 from .imageio import load_rgb_array
 
@@ -85,6 +85,8 @@ def align_photo(path_or_array: Any, resolution: int, backend: str = "mediapipe")
 def _process(example: dict[str, Any], resolution: int, backend: str) -> dict[str, Any]:
     try:
         aligned = align_photo(example["path"], resolution, backend)
+    except MissingWeightsError:
+        raise  # a setup problem, not a bad photo: stop rather than skip every photo
     except CycleBizError as err:
         return {"ok": False, "reason": f"{type(err).__name__}: {err}", "image": None, "face_mask": None,
                 "person_mask": None, "valid_mask": None, "landmarks": []}
@@ -121,7 +123,7 @@ def build_dataset(
     seed: int = 0,
 ):
     """Align every photo; returns ``(DatasetDict, report)``. Photos without a usable face are skipped and reported."""
-    from datasets import Dataset, DatasetDict
+    from datasets import Dataset
 
     sources = [s for folder in casual for s in scan_folder(folder, "casual")]
     sources += [s for folder in business for s in scan_folder(folder, "business")]
@@ -149,7 +151,7 @@ def _split(dataset, test_fraction: float, seed: int):
     from datasets import DatasetDict
 
     if test_fraction <= 0 or len(dataset) < 4:
-        return DatasetDict({"train": dataset, "test": dataset.select([])})
+        return DatasetDict({"train": dataset})  # datasets cannot reload an empty saved split
     try:
         return dataset.train_test_split(test_size=test_fraction, seed=seed, stratify_by_column="domain")
     except ValueError:  # a domain with a single photo cannot be stratified
@@ -265,17 +267,23 @@ class UnpairedImageDataset:
             raise ValueError("The dataset needs photos of both domains (casual and business).")
         self.size = size
         self.flip = flip
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choices depend only on (seed, epoch, index), so a resumed run draws exactly the same pairs."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return max(len(self.casual), len(self.business))
 
-    def _item(self, index: int) -> dict[str, Any]:
-        return example_to_tensors(self.split[int(index)], self.size, flip=self.flip and self.rng.random() < 0.5)
+    def _item(self, index: int, rng: random.Random) -> dict[str, Any]:
+        return example_to_tensors(self.split[int(index)], self.size, flip=self.flip and rng.random() < 0.5)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        a = self._item(self.casual[i % len(self.casual)])
-        b = self._item(self.business[self.rng.randrange(len(self.business))])
+        rng = random.Random(f"{self.seed}-{self.epoch}-{i}")
+        a = self._item(self.casual[i % len(self.casual)], rng)
+        b = self._item(self.business[rng.randrange(len(self.business))], rng)
         return {**{f"{k}_a": v for k, v in a.items()}, **{f"{k}_b": v for k, v in b.items()}}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Protocol
 
 import cv2
@@ -16,9 +16,9 @@ import numpy as np
 from .errors import FaceTooSmallError, NoFaceError
 
 # --- The canonical frame -------------------------------------------------------------------------------------------
-# Measured by ``scripts/measure_framing.py`` on ../shared/datasets/business (mediapipe landmarks, 346 faces: every 5th file,
-# medians; IQR eye_y 0.27-0.34, face size 0.30-0.47). The square crop is the portrait's full width, placed so that the portrait's bottom edge is kept
-# (shoulders matter more than head-room). Coordinates are fractions of the crop side.
+# Measured by ``scripts/measure_framing.py ../shared/datasets/business --limit 300`` (mediapipe landmarks, 346 faces,
+# every 5th file; medians, IQR eye_y 0.27-0.34, face size 0.30-0.47). The square crop is the portrait's full width,
+# placed so that the portrait's bottom edge is kept (shoulders matter more than head-room). Coordinates are fractions of the crop side.
 # "face size" = max(2.0 * eye distance, 1.8 * eye-to-mouth distance), the scale measure of FFHQ's alignment,
 # which stays stable when the head turns.
 CANONICAL_EYE_CENTER = (0.5, 0.31)
@@ -145,7 +145,7 @@ def register_backend(name: str, factory: type) -> None:
     _BACKENDS[name] = factory
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_backend(name: str = "mediapipe") -> LandmarkBackend:
     """The landmark backend ``name`` ("mediapipe" or "face-alignment"), created once per process."""
     if name == "face-alignment" and name not in _BACKENDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -85,10 +86,8 @@ def load_image(source: ImageInput, max_side: int | None = DEFAULT_MAX_SIDE) -> I
         raise ImageTooLargeError(
             f"The image has {image.width * image.height:,} pixels (limit {MAX_DECODE_PIXELS:,}). Resize it first."
         )
-    try:
+    with contextlib.suppress(Exception):  # a broken EXIF block must not make the photo unusable
         image = ImageOps.exif_transpose(image)
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not make the photo unusable
-        pass
     image = to_rgb(image)
     if max_side and max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)

@@ -1,0 +1,14 @@
+"""The networks: one model per file."""
+
+from .discriminator import CycleBizDiscriminator
+from .generator import ATTIRE_CLASSES, CycleBizGenerator
+from .outputs import DiscriminatorOutput
+from .projected_discriminator import CycleBizProjectedDiscriminator
+
+__all__ = [
+    "ATTIRE_CLASSES",
+    "CycleBizDiscriminator",
+    "CycleBizGenerator",
+    "CycleBizProjectedDiscriminator",
+    "DiscriminatorOutput",
+]
