@@ -36,6 +36,7 @@ class SourceImage:
     gender: int  # 0 female, 1 male, -1 unknown
     source: str
     licence: str
+    name: str  # folder name + path inside it: what the dataset records, never an absolute local path
 
 
 def _gender_id(value: str | None) -> int:
@@ -53,11 +54,13 @@ def scan_folder(folder: str | Path, domain: str) -> list[SourceImage]:
         with metadata.open(newline="", encoding="utf-8") as handle:
             return [
                 SourceImage(folder / row["file_name"], domain, _gender_id(row.get("gender")),
-                            row.get("source") or folder.name, row.get("licence") or "unknown")
+                            row.get("source") or folder.name, row.get("licence") or "unknown",
+                            f"{folder.name}/{row['file_name']}")
                 for row in csv.DictReader(handle)
             ]
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    return [SourceImage(p, domain, -1, folder.name, "unknown") for p in files]
+    return [SourceImage(p, domain, -1, folder.name, "unknown", f"{folder.name}/{p.relative_to(folder).as_posix()}")
+            for p in files]
 
 
 def to_pil_mask(mask: np.ndarray) -> Image.Image:
@@ -131,7 +134,7 @@ def build_dataset(
         raise ValueError("No images found in the given folders.")
     table = Dataset.from_list([
         {"path": str(s.path), "domain": DOMAINS.index(s.domain), "gender": s.gender, "source": s.source,
-         "licence": s.licence, "original_file": str(s.path)}
+         "licence": s.licence, "original_file": s.name}
         for s in sources
     ])
     processed = table.map(

@@ -18,7 +18,8 @@ from .errors import FaceTooSmallError, NoFaceError
 # --- The canonical frame -------------------------------------------------------------------------------------------
 # Measured by ``scripts/measure_framing.py ../shared/datasets/business --limit 300`` (mediapipe landmarks, 346 faces,
 # every 5th file; medians, IQR eye_y 0.27-0.34, face size 0.30-0.47). The square crop is the portrait's full width,
-# placed so that the portrait's bottom edge is kept (shoulders matter more than head-room). Coordinates are fractions of the crop side.
+# placed so that the portrait's bottom edge is kept (shoulders matter more than head-room). Coordinates are
+# fractions of the crop side.
 # "face size" = max(2.0 * eye distance, 1.8 * eye-to-mouth distance), the scale measure of FFHQ's alignment,
 # which stays stable when the head turns.
 CANONICAL_EYE_CENTER = (0.5, 0.31)
@@ -145,9 +146,18 @@ def register_backend(name: str, factory: type) -> None:
     _BACKENDS[name] = factory
 
 
-@cache
 def get_backend(name: str = "mediapipe") -> LandmarkBackend:
     """The landmark backend ``name`` ("mediapipe" or "face-alignment"), created once per process."""
+    return _backend(name)
+
+
+def reset_backends() -> None:
+    """Forget the created backends (tests swap weights or registrations)."""
+    _backend.cache_clear()
+
+
+@cache
+def _backend(name: str) -> LandmarkBackend:
     if name == "face-alignment" and name not in _BACKENDS:
         from . import face_alignment_backend  # noqa: F401 - registers itself
     if name not in _BACKENDS:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from cyclegan_biz.data import build_dataset, save_dataset
+from cyclegan_biz.errors import CycleBizError
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,8 +32,11 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     start = time.perf_counter()
-    dataset, report = build_dataset(args.casual, args.business, args.resolution, args.test_fraction,
-                                    args.num_proc, args.backend, args.seed)
+    try:
+        dataset, report = build_dataset(args.casual, args.business, args.resolution, args.test_fraction,
+                                        args.num_proc, args.backend, args.seed)
+    except (CycleBizError, FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
     output = save_dataset(dataset, report, args.output, args.resolution)
     if args.push_to_hub:
         dataset.push_to_hub(args.push_to_hub)

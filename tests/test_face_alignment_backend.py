@@ -32,6 +32,7 @@ from cyclegan_biz.face import (  # noqa: E402
     detect_face,
     face_mask,
     get_backend,
+    reset_backends,
 )
 
 FAN_URL = fab.fan_url()
@@ -55,9 +56,9 @@ def use_hub_dir(monkeypatch: pytest.MonkeyPatch, path: Path) -> Path:
 @pytest.fixture
 def fresh_backends():
     """``get_backend`` caches one instance per name: start and end each test without one."""
-    get_backend.cache_clear()
+    reset_backends()
     yield
-    get_backend.cache_clear()
+    reset_backends()
 
 
 @pytest.fixture
@@ -178,9 +179,9 @@ def fake_weights(tmp_path_factory, random_fan_file):
             if hasattr(compiled, "py_func"):
                 patch.setattr(face_alignment.utils, name, compiled.py_func)
         patch.setattr(fab.FaceAlignmentBackend, "flip_input", False)  # one FAN pass per face, not two
-        get_backend.cache_clear()
+        reset_backends()
         yield checkpoints
-        get_backend.cache_clear()
+        reset_backends()
 
 
 @pytest.fixture(scope="module")
