@@ -32,11 +32,18 @@ def test_discriminators_return_patch_map_and_class_logits(image):
     assert projected.patch.shape == (2, 1, 16, 16) and projected.class_logits.shape == (2, 2)
 
 
-def test_projected_backbone_is_frozen_and_stays_in_eval_mode():
+def test_projected_backbone_is_frozen_in_eval_mode_and_not_saved(tmp_path, image):
     model = CycleBizProjectedDiscriminator(head_channels=8).train()
+    model(image)
     assert not any(p.requires_grad for p in model.backbone.parameters())
-    assert all(p.requires_grad for p in model.heads.parameters())
     assert not model.backbone.training
+    assert all(p.requires_grad for p in model.parameters())  # only the heads are parameters
+    assert not any(key.startswith("backbone") for key in model.state_dict())
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "diffusion_pytorch_model.safetensors").stat().st_size < 1_000_000  # heads only
+    loaded = CycleBizProjectedDiscriminator.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(image).class_logits, model.eval()(image).class_logits)
 
 
 def test_generator_save_load_round_trip_is_identical(tmp_path, image):

