@@ -1,0 +1,533 @@
+"""Selfie -> business headshot: the cyclegan-biz web app (Hugging Face Space, or local with ``python space/app.py``).
+
+    pip install "cyclegan-biz[space]"
+    python space/app.py                 # http://127.0.0.1:7860 (or --port N / GRADIO_SERVER_PORT)
+
+Environment:
+    CYCLEBIZ_MODEL        model folder or Hugging Face Hub id (default: the model bundled with cyclegan-biz)
+    CYCLEBIZ_ENGINE       auto | torch | onnx (default auto; torch on ZeroGPU)
+    CYCLEBIZ_CONCURRENCY  photos processed at once (default 1)
+    GRADIO_SERVER_PORT, GRADIO_SERVER_NAME, GRADIO_TEMP_DIR (where gradio keeps uploads and results)
+
+Privacy: an uploaded photo is read into memory and its file deleted at once (a copy stays in memory for the browser
+session, so other options can be tried without uploading again; it is dropped when the tab closes or after
+``MEMORY_TTL_S``). Results are written to a private folder in gradio's cache only to serve them to the browser and are
+deleted on the session's next request, when the tab closes, or after ``OUTPUT_TTL_S`` at the latest (gradio's
+``delete_cache`` removes any other file of ours on the same schedule). The bundled example photos are kept.
+
+``build_demo()`` returns the Blocks without launching (tests import this module); ``make_headshot`` is the
+request handler, also exposed as the API endpoint ``/headshot``:
+
+    from gradio_client import Client, handle_file
+    image, attire, info, download = Client("http://127.0.0.1:7860").predict(
+        handle_file("selfie.jpg"), "auto", "#c5c7c9", "square", api_name="/headshot")
+"""
+
+from __future__ import annotations
+
+# ZeroGPU: `spaces` must be imported before torch. Anywhere else it is absent (or a no-op) and the app runs on CPU.
+try:
+    import spaces
+except ImportError:
+    spaces = None
+
+import argparse
+import atexit
+import base64
+import binascii
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Quieten mediapipe (glog) and TensorFlow Lite; let idle OpenMP threads sleep (see cyclegan_biz.pipeline).
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+from gradio.utils import get_upload_folder  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import cyclegan_biz  # noqa: E402
+from cyclegan_biz.errors import (  # noqa: E402
+    CycleBizError,
+    FaceTooSmallError,
+    ImageTooLargeError,
+    MissingWeightsError,
+    NoFaceError,
+    UnreadableImageError,
+)
+
+log = logging.getLogger("cyclegan_biz.space")
+
+TITLE = "Selfie → Business Headshot"
+MODEL_REPO = "org/selfie2biz"
+EXAMPLES_DIR = Path(cyclegan_biz.__file__).resolve().parent / "examples"
+EXAMPLE_PHOTOS = sorted(EXAMPLES_DIR.glob("canada-*.jpg"))
+MAX_UPLOAD_MB = 15
+OUTPUT_TTL_S = 600  # results are deleted after this at the latest
+MEMORY_TTL_S = 900  # an upload's bytes stay in memory this long after their last use (or until the tab closes)
+MEMORY_MAX_PHOTOS = 32  # across all sessions
+SUPERSEDED_AFTER_S = 30.0  # a session's new request deletes its results older than this (already shown)
+DELETE_CACHE = (60, OUTPUT_TTL_S - 60)  # gradio: every 60 s, delete its files (uploads too) older than 9 min
+ON_ZERO_GPU = spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+
+DEFAULT_BACKGROUND = "#c5c7c9"  # cyclegan_biz.compose.DEFAULT_BACKGROUND, a neutral studio grey
+BACKGROUND_PRESETS = {
+    "Studio grey": DEFAULT_BACKGROUND,
+    "Light grey": "#dcdddf",
+    "Office blue": "#b0c4d6",
+    "White": "#ffffff",
+    "Charcoal": "#5c6066",
+}
+ATTIRE_CHOICES = [("Auto (from your photo)", "auto"), ("Suit", "suit"), ("Blazer", "blazer")]
+
+
+@dataclass(frozen=True)
+class SizePreset:
+    label: str
+    size: int
+    aspect: str
+
+
+SIZE_PRESETS = {
+    "square": SizePreset("Square 1024 × 1024", 1024, "1:1"),
+    "linkedin": SizePreset("LinkedIn 400 × 400", 400, "1:1"),
+    "portrait": SizePreset("Portrait 4:5", 1024, "4:5"),  # 1024 x 1280
+}
+
+ERROR_TITLES = {  # most specific first
+    NoFaceError: "No face found",
+    FaceTooSmallError: "Face too small",
+    ImageTooLargeError: "Photo too large",
+    UnreadableImageError: "Can't read this file",
+    MissingWeightsError: "Model not available",
+}
+GENERIC_ERROR = ("Something went wrong while making your headshot. Please try again, or try another photo "
+                 "(one face looking at the camera, in good light).")
+
+
+# --- errors ---------------------------------------------------------------------------------------------------------
+def error_title(err: BaseException) -> str:
+    for cls, title in ERROR_TITLES.items():
+        if isinstance(err, cls):
+            return title
+    if type(err).__name__ == "InvalidOptionError":
+        return "Invalid option"
+    return "Couldn't make a headshot"
+
+
+def error_message(err: BaseException) -> str:
+    """What the page shows for ``err``: a ``CycleBizError``'s own advice (without the "<bytes>:" source prefix the
+    library puts on errors of in-memory photos), anything else a generic line (details go to the server log only)."""
+    if not isinstance(err, CycleBizError):
+        return GENERIC_ERROR
+    text = " ".join(str(err).split())
+    text = re.sub(r"^<bytes>:\s*", "", text)
+    if not text:
+        return GENERIC_ERROR
+    return text[0].upper() + text[1:]
+
+
+def friendly_error(err: BaseException) -> gr.Error:
+    """The ``gr.Error`` (a toast on the page, never a traceback) for an exception from the pipeline."""
+    if isinstance(err, gr.Error):
+        return err
+    if not isinstance(err, CycleBizError):
+        log.error("unexpected error while making a headshot", exc_info=err)
+    return gr.Error(error_message(err), title=error_title(err), duration=None, print_exception=False)
+
+
+# --- the model: loaded once per process -----------------------------------------------------------------------------
+_pipeline = None
+_pipeline_lock = threading.Lock()
+
+
+def get_pipeline():
+    """The process's ``SelfieToBusinessPipeline`` (loaded on first use; CYCLEBIZ_MODEL, else the bundled model)."""
+    global _pipeline
+    if _pipeline is None:
+        with _pipeline_lock:
+            if _pipeline is None:
+                from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+
+                model = os.environ.get("CYCLEBIZ_MODEL") or None
+                engine = os.environ.get("CYCLEBIZ_ENGINE") or ("torch" if ON_ZERO_GPU else "auto")
+                _pipeline = SelfieToBusinessPipeline.from_pretrained(model, engine=engine)
+                log.info("loaded %r in %.1f s", _pipeline, _pipeline.load_seconds or 0.0)
+    return _pipeline
+
+
+def _preload() -> None:
+    try:
+        get_pipeline()
+    except Exception as err:  # noqa: BLE001 - reported again, friendly, on the first request
+        log.warning("could not load the model yet: %s (set CYCLEBIZ_MODEL to a model folder or Hub id)", err)
+
+
+def _gpu(fn):
+    """``spaces.GPU`` on a ZeroGPU Space (the GPU is attached for the call); unchanged elsewhere."""
+    return spaces.GPU(duration=60)(fn) if spaces is not None else fn
+
+
+@_gpu
+def _run_pipeline(photo: bytes, attire: str, background: Any, size: int, aspect: str):
+    return get_pipeline()(photo, attire=attire, background=background, size=size, aspect=aspect)
+
+
+if ON_ZERO_GPU:  # load in the main process: ZeroGPU runs each call in a fork, which would forget a lazy load
+    _preload()
+
+
+# --- uploads: read into memory, file deleted at once ----------------------------------------------------------------
+class _PhotoMemory:
+    """Uploaded photos' bytes by (session, upload path), so a session can re-run with other options after the file
+    is gone. Bounded (``MEMORY_MAX_PHOTOS``), expires (``MEMORY_TTL_S``), dropped when the session ends."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple[str, str], tuple[bytes, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, session: str, key: str, data: bytes) -> None:
+        with self._lock:
+            self._items[(session, key)] = (data, time.monotonic())
+            self._items.move_to_end((session, key))
+            while len(self._items) > MEMORY_MAX_PHOTOS:
+                self._items.popitem(last=False)
+
+    def get(self, session: str, key: str) -> bytes | None:
+        with self._lock:
+            item = self._items.get((session, key))
+            if item is None:
+                return None
+            self._items[(session, key)] = (item[0], time.monotonic())
+            self._items.move_to_end((session, key))
+            return item[0]
+
+    def forget_session(self, session: str) -> None:
+        with self._lock:
+            for key in [k for k in self._items if k[0] == session]:
+                del self._items[key]
+
+    def sweep(self) -> None:
+        limit = time.monotonic() - MEMORY_TTL_S
+        with self._lock:
+            for key in [k for k, (_, used) in self._items.items() if used < limit]:
+                del self._items[key]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_memory = _PhotoMemory()
+_EXAMPLE_DIGESTS = {hashlib.sha256(p.read_bytes()).hexdigest() for p in EXAMPLE_PHOTOS}
+
+
+def _session(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", None) or "")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return path != folder
+
+
+def _delete_upload(path: Path) -> None:
+    """Delete an uploaded file (and the per-file folder gradio made for it) if it lies in gradio's upload folder."""
+    folder = Path(get_upload_folder()).resolve()
+    path = path.resolve()
+    if not _inside(path, folder):
+        return
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as err:
+        log.warning("could not delete an upload: %s", err)
+        return
+    parent = path.parent
+    if parent != folder and _inside(parent, folder):
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only if empty
+
+
+def _decode_data_url(url: str) -> bytes:
+    try:
+        return base64.b64decode(url.split(",", 1)[1], validate=False)
+    except (IndexError, binascii.Error) as err:
+        raise UnreadableImageError("The photo could not be read. Please upload it again.") from err
+
+
+def read_photo(photo: Any, session: str = "") -> bytes:
+    """The uploaded photo's bytes. ``photo``: gradio's file payload (a dict with "path", or a data: "url"), or a
+    path. Files in gradio's upload folder are deleted once read (except the bundled examples); their bytes are kept
+    in memory for the session."""
+    if photo is None or photo == "" or photo == {}:
+        raise gr.Error("Add a photo first: upload one, take one with your webcam, or paste one.", title="No photo",
+                       print_exception=False)
+    if isinstance(photo, dict):
+        path, url = photo.get("path"), photo.get("url")
+        if not path and isinstance(url, str) and url.startswith("data:"):
+            return _decode_data_url(url)
+    else:
+        path = photo
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise UnreadableImageError("The photo could not be read. Please upload it again.")
+    path = Path(path)
+    key = str(path.resolve())
+    if path.is_file():
+        if path.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
+            _delete_upload(path)
+            raise ImageTooLargeError(f"The file is larger than {MAX_UPLOAD_MB} MB. Please use a smaller photo.")
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() not in _EXAMPLE_DIGESTS:
+            _delete_upload(path)
+            _memory.put(session, key, data)
+        return data
+    data = _memory.get(session, key)
+    if data is None:
+        raise gr.Error("Your photo is no longer on the server (uploads are deleted right after use, and forgotten "
+                       "after a while). Please upload it again.", title="Please upload again", print_exception=False)
+    return data
+
+
+# --- results: one private folder per request ------------------------------------------------------------------------
+class _Outputs:
+    """Result files, each in its own folder inside gradio's cache (served from there without a copy)."""
+
+    def __init__(self) -> None:
+        self._dirs: list[tuple[str, Path, float]] = []
+        self._lock = threading.Lock()
+
+    def save(self, image: Image.Image, session: str, name: str) -> Path:
+        self.cleanup(session, older_than=SUPERSEDED_AFTER_S)  # the session's earlier results go
+        folder = Path(get_upload_folder())
+        folder.mkdir(parents=True, exist_ok=True)
+        out_dir = Path(tempfile.mkdtemp(prefix="headshot-", dir=folder))
+        path = out_dir / name
+        image.save(path, "JPEG", quality=95, subsampling=0, optimize=True)
+        with self._lock:
+            self._dirs.append((session, out_dir, time.monotonic()))
+        return path
+
+    def cleanup(self, session: str | None = None, older_than: float = 0.0) -> None:
+        """Delete result folders of ``session`` (None: of every session) made more than ``older_than`` s ago, and
+        every folder older than ``OUTPUT_TTL_S``."""
+        now = time.monotonic()
+        with self._lock:
+            doomed = [(owner, out_dir, made) for owner, out_dir, made in self._dirs
+                      if now - made > OUTPUT_TTL_S or (session in (None, owner) and now - made >= older_than)]
+            self._dirs = [d for d in self._dirs if d not in doomed]
+        for _, out_dir, _ in doomed:
+            shutil.rmtree(out_dir, ignore_errors=True)
+
+    def __len__(self) -> int:
+        return len(self._dirs)
+
+
+_outputs = _Outputs()
+atexit.register(_outputs.cleanup)
+
+
+def end_session(request: gr.Request | None = None) -> None:
+    """The tab closed: forget the session's photo and delete its results."""
+    session = _session(request)
+    _memory.forget_session(session)
+    _outputs.cleanup(session)
+
+
+# --- the request handler --------------------------------------------------------------------------------------------
+def parse_background(value: Any) -> Any:
+    """The colour picker's value (#rgb, #rrggbb, #rrggbbaa, rgb()/rgba()) as an RGB tuple; names pass through."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_BACKGROUND
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    if re.fullmatch(r"#?[0-9a-f]{8}", text):  # alpha is ignored: the background is opaque
+        text = text[:-2]
+    match = re.fullmatch(r"rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)\s*(?:,\s*[\d.]+%?\s*)?\)", text)
+    if match:
+        return tuple(min(255, round(float(v))) for v in match.groups())
+    return text
+
+
+def size_preset(value: Any) -> SizePreset:
+    text = str(value or "square").strip()
+    for key, preset in SIZE_PRESETS.items():
+        if text.lower() in (key, preset.label.lower()):
+            return preset
+    raise gr.Error(f"Unknown size {text!r}; choose one of {', '.join(SIZE_PRESETS)}.", title="Invalid option",
+                   print_exception=False)
+
+
+def attire_choice(value: Any) -> str:
+    text = str(value or "auto").strip().lower()
+    for label, key in ATTIRE_CHOICES:
+        if text in (key, label.lower()):
+            return key
+    raise gr.Error(f"Unknown attire {text!r}; choose auto, suit or blazer.", title="Invalid option",
+                   print_exception=False)
+
+
+def describe(result, requested: str, seconds: float) -> tuple[Any, str]:
+    """(the Label's value, the Markdown line under the result)."""
+    width, height = result.image.size
+    chosen = result.attire.capitalize()
+    if requested != "auto":
+        label, how = chosen, "your choice"
+    elif result.attire_probabilities:
+        label = {name.capitalize(): p for name, p in result.attire_probabilities.items()}
+        how = f"picked from your photo ({result.attire_confidence:.0%} sure)"
+    else:
+        label, how = chosen, "the default (this model has no attire classifier)"
+    info = f"**{chosen}**, {how} · {width} × {height} px JPEG · made in {seconds:.1f} s"
+    return label, info
+
+
+def make_headshot(photo: Any, attire: str = "auto", background: str = DEFAULT_BACKGROUND, size: str = "square",
+                  request: gr.Request | None = None):
+    """Photo (gradio file payload or path), attire (auto|suit|blazer), background colour, size preset
+    (square|linkedin|portrait) -> (headshot JPEG path, attire label, info Markdown, download button)."""
+    start = time.perf_counter()
+    session = _session(request)
+    _memory.sweep()
+    _outputs.cleanup(older_than=OUTPUT_TTL_S)
+    try:
+        data = read_photo(photo, session)
+        requested = attire_choice(attire)
+        preset = size_preset(size)
+        result = _run_pipeline(data, requested, parse_background(background), preset.size, preset.aspect)
+    except Exception as err:  # noqa: BLE001 - every error becomes a friendly message on the page
+        raise friendly_error(err) from None
+    width, height = result.image.size
+    path = _outputs.save(result.image, session, f"headshot-{result.attire}-{width}x{height}.jpg")
+    label, info = describe(result, requested, time.perf_counter() - start)
+    download = gr.DownloadButton(f"Download JPEG ({width} × {height})", value=str(path), interactive=True)
+    return str(path), label, info, download
+
+
+# --- the page -------------------------------------------------------------------------------------------------------
+INTRO = """\
+# Selfie → Business Headshot
+Turn a casual selfie into a professional headshot: a plain studio background and a suit or blazer. **Your face stays \
+exactly as it is**: only the clothes and the background change. Works best with one face looking at the camera, in \
+good light.
+"""
+
+PRIVACY = f"""\
+**Privacy:** photos are processed in memory and not kept. Your uploaded file is deleted as soon as your \
+headshot is made; the headshot is deleted from the server when you close this page (after {OUTPUT_TTL_S // 60} \
+minutes at the latest). Nothing is used for training.
+"""
+
+CREDITS = f"""\
+Example photos: DeBruine, L. M. & Jones, B. C. (2017), *Face Research Stimuli* (Canada set), \
+[CC BY 4.0](https://creativecommons.org/licenses/by/4.0/). \
+Model: [{MODEL_REPO}](https://huggingface.co/{MODEL_REPO}) · made with \
+[cyclegan-biz](https://huggingface.co/{MODEL_REPO}) {cyclegan_biz.__version__}.
+"""
+
+
+def _swatch_css() -> str:
+    rules = []
+    for i, colour in enumerate(BACKGROUND_PRESETS.values()):
+        dark = sum(int(colour[j:j + 2], 16) for j in (1, 3, 5)) < 3 * 128
+        text = "#ffffff" if dark else "#1f2328"
+        rules.append(f".swatch-{i} {{ background: {colour} !important; color: {text} !important; "
+                     "border: 1px solid rgba(0,0,0,.18) !important; }")
+    return "\n".join(rules)
+
+
+CSS = """
+.gradio-container { max-width: 1180px !important; margin: 0 auto !important; }
+#privacy, #credits { font-size: 0.85em; opacity: 0.85; }
+#swatches { gap: 6px; }
+#swatches button { min-width: 0 !important; flex: 1 1 0; }
+#result-info { min-height: 1.5em; }
+""" + _swatch_css()
+
+# System fonts: the page loads nothing from third-party servers.
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
+                "sans-serif"]
+MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+
+
+def build_demo() -> gr.Blocks:
+    """The page (not launched)."""
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
+        gr.Markdown(INTRO)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1):
+                photo = gr.Image(label="Your selfie", sources=["upload", "webcam", "clipboard"], type="filepath",
+                                 height=420, elem_id="photo")
+                attire = gr.Radio(ATTIRE_CHOICES, value="auto", label="Attire", elem_id="attire")
+                background = gr.ColorPicker(DEFAULT_BACKGROUND, label="Background colour", elem_id="background",
+                                             info="Click the swatch for any colour, or pick a preset below.")
+                with gr.Row(elem_id="swatches"):
+                    for i, (name, colour) in enumerate(BACKGROUND_PRESETS.items()):
+                        swatch = gr.Button(name, size="sm", elem_classes=[f"swatch-{i}"], min_width=0)
+                        swatch.click(None, None, background, js=f"() => '{colour}'", queue=False,
+                                     api_visibility="private")
+                size = gr.Radio([(p.label, key) for key, p in SIZE_PRESETS.items()], value="square",
+                                label="Output size", elem_id="size", info="Portrait 4:5 is 1024 × 1280.")
+                run = gr.Button("Create headshot", variant="primary", size="lg", elem_id="run")
+                gr.Examples([[str(p)] for p in EXAMPLE_PHOTOS], inputs=[photo],
+                            label="No selfie at hand? Try an example (CC BY 4.0, credits below)",
+                            cache_examples=False,
+                            examples_per_page=len(EXAMPLE_PHOTOS))
+            with gr.Column(scale=1):
+                result = gr.Image(label="Your headshot", type="filepath", format="jpeg", interactive=False,
+                                  height=420, buttons=["download", "fullscreen"], elem_id="result")
+                download = gr.DownloadButton("Download JPEG", interactive=False, variant="primary",
+                                             elem_id="download")
+                result_info = gr.Markdown(elem_id="result-info")
+                with gr.Column(visible=False) as details:  # shown with the first result
+                    attire_label = gr.Label(label="Attire", elem_id="attire-label")
+        gr.Markdown(PRIVACY, elem_id="privacy")
+        gr.Markdown(CREDITS, elem_id="credits")
+
+        run.click(make_headshot, inputs=[photo, attire, background, size],
+                  outputs=[result, attire_label, result_info, download],
+                  api_name="headshot", preprocess=False, show_progress_on=[result],
+                  ).success(lambda: gr.Column(visible=True), None, details, queue=False, api_visibility="private")
+        demo.unload(end_session)
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the selfie -> business headshot web app.")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
+                        help="port (default: GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--host", default=None,
+                        help="address to listen on (default: GRADIO_SERVER_NAME or 127.0.0.1; 0.0.0.0 for all)")
+    parser.add_argument("--share", action="store_true", help="also make a temporary public gradio.live link")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests
+
+    if not ON_ZERO_GPU:  # load the model while the server starts
+        threading.Thread(target=_preload, name="preload-model", daemon=True).start()
+    demo = build_demo()
+    demo.queue(default_concurrency_limit=int(os.environ.get("CYCLEBIZ_CONCURRENCY") or 1), max_size=32)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=f"{MAX_UPLOAD_MB}mb",
+                show_error=False, ssr_mode=False, theme=THEME, css=CSS,
+                run_history=False,  # gradio's run history would keep photos in the browser (or a bucket)
+                footer_links=["api", "gradio", "settings"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""The web app (space/app.py): error messages, upload clean-up, its API (gradio_client) and the page in Chromium.
+
+The end-to-end tests start the app in a subprocess on a free localhost port, with a tiny random model
+(CYCLEBIZ_MODEL) and a private gradio cache (GRADIO_TEMP_DIR). The browser test drives Debian's Chromium
+(/usr/bin/chromium, see scripts/install_browser.sh) through Playwright; Playwright never downloads a browser.
+SAVE_SCREENSHOT=1 writes the page with a result to docs/space-screenshot.png.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from space_helpers import APP, ROOT, free_port  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SERVER_START_TIMEOUT = 240  # s; imports alone take most of a minute on a busy 2-core machine
+STUDIO_GREY = (197, 199, 201)
+
+
+# --- fixtures -------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def app():
+    """space/app.py as a module (importing it does not launch anything)."""
+    spec = importlib.util.spec_from_file_location("cyclebiz_space_app", APP)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (its dataclasses look their module up while being defined)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def user_photo(tmp_path_factory, example_photos) -> Path:
+    """A selfie that is not one of the bundled examples (those are never deleted): an example, mirrored."""
+    path = tmp_path_factory.mktemp("photo") / "my selfie.jpg"
+    ImageOps.mirror(Image.open(example_photos[2]).convert("RGB")).save(path, quality=92)
+    return path
+
+
+def _files_with_bytes(folder: Path, data: bytes) -> list[Path]:
+    digest = hashlib.sha256(data).hexdigest()
+    return [p for p in folder.rglob("*") if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() == digest]
+
+
+def _fake_result(image_size=(400, 400), attire="suit", probabilities=None):
+    confidence = max(probabilities.values()) if probabilities else None
+    return SimpleNamespace(image=Image.new("RGB", image_size, STUDIO_GREY), attire=attire,
+                           attire_confidence=confidence, attire_probabilities=probabilities)
+
+
+# --- fast: no server, no model --------------------------------------------------------------------------------------
+def test_errors_become_friendly_messages(app):
+    from cyclegan_biz.compose import InvalidOptionError
+    from cyclegan_biz.errors import (
+        FaceTooSmallError,
+        ImageTooLargeError,
+        MissingWeightsError,
+        NoFaceError,
+        UnreadableImageError,
+    )
+
+    cases = [
+        (NoFaceError("No face found in the photo. Use a photo where one face looks at the camera."), "No face found"),
+        (FaceTooSmallError("The face is too small (40 px); use a closer photo."), "Face too small"),
+        (UnreadableImageError("<bytes>: not a readable image (UnidentifiedImageError). Use a JPEG, PNG, WebP or "
+                              "HEIC photo."), "Can't read this file"),
+        (ImageTooLargeError("The image has 400,000,000 pixels (limit 178,956,970). Resize it first."),
+         "Photo too large"),
+        (MissingWeightsError("The bundled model is missing."), "Model not available"),
+        (InvalidOptionError("Unknown background colour 'blurple'."), "Invalid option"),
+    ]
+    for err, title in cases:
+        shown = app.friendly_error(err)
+        assert isinstance(shown, app.gr.Error)
+        assert shown.title == title
+        assert shown.message == app.error_message(err)
+        assert shown.message[0].isupper() and "<bytes>" not in shown.message
+        assert str(err).replace("<bytes>: n", "N") == shown.message
+    # Anything else: a generic line; the details (paths, internals) stay in the server log.
+    shown = app.friendly_error(RuntimeError("CUDA out of memory at /srv/secret/path.py:12"))
+    assert shown.message == app.GENERIC_ERROR and "secret" not in shown.message
+    assert app.friendly_error(shown) is shown  # a gr.Error passes through unchanged
+
+
+def test_options_are_parsed(app):
+    assert app.parse_background("#C5C7C9") == "#c5c7c9"
+    assert app.parse_background("rgba(10, 20.4, 30, 1)") == (10, 20, 30)
+    assert app.parse_background("#ffffff80") == "#ffffff"
+    assert app.parse_background("") == app.DEFAULT_BACKGROUND
+    assert app.size_preset("linkedin") == app.SizePreset(app.SIZE_PRESETS["linkedin"].label, 400, "1:1")
+    assert app.size_preset(app.SIZE_PRESETS["portrait"].label).aspect == "4:5"
+    assert app.attire_choice("Blazer") == "blazer"
+    for bad in (lambda: app.size_preset("huge"), lambda: app.attire_choice("tuxedo")):
+        with pytest.raises(app.gr.Error):
+            bad()
+
+
+def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_photo, example_photos):
+    """A request reads the upload into memory and deletes its file; the result is the only file left, and it goes
+    when the session ends. Re-running with other options works from memory. Errors delete the upload too."""
+    cache = tmp_path / "gradio"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    data = user_photo.read_bytes()
+    seen = []
+
+    def fake_pipeline(photo, attire, background, size, aspect):
+        seen.append((photo, attire, background, size, aspect))
+        return _fake_result((size, size), attire if attire != "auto" else "blazer", {"blazer": 0.7, "suit": 0.3})
+
+    monkeypatch.setattr(app, "_run_pipeline", fake_pipeline)
+
+    def upload(name: str, content: bytes) -> dict:  # as gradio stores an upload: cache/<hash>/<name>
+        path = cache / hashlib.sha256(content).hexdigest() / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        return {"path": str(path), "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+
+    request = SimpleNamespace(session_hash="session-1")
+    payload = upload("my selfie.jpg", data)
+    image_path, label, info, download = app.make_headshot(payload, "suit", "#ffffff", "linkedin", request=request)
+    assert seen[-1] == (data, "suit", "#ffffff", 400, "1:1")
+    assert not Path(payload["path"]).exists() and not Path(payload["path"]).parent.exists()
+    assert _files_with_bytes(cache, data) == []
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    assert files == [Path(image_path)] and Path(image_path).name == "headshot-suit-400x400.jpg"
+    assert Image.open(image_path).format == "JPEG" and Image.open(image_path).size == (400, 400)
+    assert download.value["path"] == image_path and label == "Suit" and "your choice" in info
+
+    # Same upload again (the browser still holds its path): served from memory; the session's old result goes.
+    monkeypatch.setattr(app, "SUPERSEDED_AFTER_S", 0.0)
+    image_path2, label, info, _ = app.make_headshot(payload, "auto", "#c5c7c9", "square", request=request)
+    assert seen[-1][0] == data and label == {"Blazer": 0.7, "Suit": 0.3} and "70% sure" in info
+    assert [p for p in cache.rglob("*") if p.is_file()] == [Path(image_path2)]
+    # Another session cannot use this session's photo.
+    with pytest.raises(app.gr.Error, match="upload it again"):
+        app.make_headshot(payload, request=SimpleNamespace(session_hash="session-2"))
+
+    # The tab closes: the photo is forgotten and the result deleted.
+    app.end_session(request)
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
+    with pytest.raises(app.gr.Error, match="upload it again"):
+        app.make_headshot(payload, request=request)
+
+    # An error still deletes the upload, and shows the library's message.
+    def no_face(*args):
+        from cyclegan_biz.errors import NoFaceError
+
+        raise NoFaceError("No face found in the photo.")
+
+    monkeypatch.setattr(app, "_run_pipeline", no_face)
+    payload = upload("landscape.png", b"not really a png, but the pipeline is faked")
+    with pytest.raises(app.gr.Error) as caught:
+        app.make_headshot(payload, request=request)
+    assert caught.value.title == "No face found" and caught.value.message == "No face found in the photo."
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
+
+    # The bundled examples (in the cache, shared by everyone) are never deleted; no photo at all is a clear error.
+    monkeypatch.setattr(app, "_run_pipeline", fake_pipeline)
+    example = upload(example_photos[0].name, example_photos[0].read_bytes())
+    app.make_headshot(example, request=request)
+    assert Path(example["path"]).is_file()
+    with pytest.raises(app.gr.Error, match="Add a photo"):
+        app.make_headshot(None, request=request)
+    app.end_session(request)
+
+
+# --- end to end: the app in a subprocess ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def space_server(tmp_path_factory):
+    """``python space/app.py --port N`` (through tests/space_helpers.py, which first makes the tiny model)."""
+    root = tmp_path_factory.mktemp("space-server")
+    port = free_port()
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(root / "gradio"), "PYTHONUNBUFFERED": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "CYCLEBIZ_ENGINE": "torch"}
+    env.pop("GRADIO_SERVER_NAME", None)
+    log_path = root / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "space_helpers.py"), "serve-tiny", str(root / "model"),
+             "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the app exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app did not serve {url} within {SERVER_START_TIMEOUT} s:\n"
+                            f"{log_path.read_text()[-3000:]}")
+            time.sleep(1)
+        yield SimpleNamespace(url=url, cache=root / "gradio", log=log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert "Traceback" not in log_path.read_text(errors="replace"), log_path.read_text()[-3000:]
+
+
+def _assert_headshot(image: Image.Image, size: tuple[int, int], background: tuple[int, int, int], photo: Path):
+    """The right size, a flat background of the chosen colour in the top corners, and not the input photo."""
+    image = image.convert("RGB")
+    assert image.size == size
+    pixels = np.asarray(image).astype(np.int16)
+    for corner in (pixels[:24, :24], pixels[:24, -24:]):
+        assert np.abs(corner.reshape(-1, 3).mean(axis=0) - background).max() < 6
+    original = np.asarray(Image.open(photo).convert("RGB").resize(size)).astype(np.int16)
+    assert np.abs(pixels - original).mean() > 10
+
+
+def test_api_with_gradio_client(space_server, user_photo, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(space_server.url, verbose=False, download_files=str(tmp_path))
+    image_path, attire, info, download = client.predict(
+        handle_file(str(user_photo)), "blazer", "#ffffff", "linkedin", api_name="/headshot")
+    assert Path(image_path).is_file() and Path(image_path).name == "headshot-blazer-400x400.jpg"
+    _assert_headshot(Image.open(image_path), (400, 400), (255, 255, 255), user_photo)
+    assert attire["label"].lower() == "blazer"  # the explicit choice wins
+    assert "400 × 400" in info and "your choice" in info
+    download_path = download["value"] if isinstance(download, dict) else download
+    assert Image.open(download_path).format == "JPEG"
+    # The upload is gone from the server's cache (only the examples and the result are there).
+    assert _files_with_bytes(space_server.cache, user_photo.read_bytes()) == []
+
+    image_path, attire, info, _ = client.predict(
+        handle_file(str(user_photo)), "auto", "#c5c7c9", "portrait", api_name="/headshot")
+    assert Image.open(image_path).size == (1024, 1280)
+    assert attire["label"].lower() in ("suit", "blazer") and "sure" in info
+
+
+@pytest.mark.browser
+def test_page_in_chromium(request, tmp_path, user_photo, no_face_image):
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing on CI: run scripts/install_browser.sh")
+        pytest.skip(f"{CHROMIUM} is missing (install it with scripts/install_browser.sh)")
+    from playwright.sync_api import sync_playwright
+
+    server = request.getfixturevalue("space_server")
+    screenshot = (ROOT / "docs" / "space-screenshot.png" if os.environ.get("SAVE_SCREENSHOT") == "1"
+                  else tmp_path / "space-screenshot.png")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(60_000)
+
+            # A selfie -> a headshot beside it.
+            page.goto(server.url)
+            page.locator("#photo input[type=file]").set_input_files(str(user_photo))
+            page.locator("#photo img").first.wait_for(state="visible")
+            page.locator("#run").click()
+            result = page.locator("#result img").first
+            result.wait_for(state="visible", timeout=120_000)
+            response = page.request.get(result.get_attribute("src"))
+            assert response.ok
+            _assert_headshot(Image.open(io.BytesIO(response.body())), (1024, 1024), STUDIO_GREY, user_photo)
+            page.get_by_text("1024 × 1024 px JPEG").wait_for()
+            assert page.locator("#download").is_enabled()
+            page.mouse.move(0, 0)  # no hover effect on the button in the screenshot
+            page.wait_for_timeout(500)  # let the result finish fading in
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+            assert "Traceback" not in page.content()
+
+            # A photo without a face -> the library's friendly message, no traceback.
+            page.goto(server.url)
+            page.locator("#photo input[type=file]").set_input_files(str(no_face_image))
+            page.locator("#photo img").first.wait_for(state="visible")
+            page.locator("#run").click()
+            page.get_by_text("No face found in the photo").first.wait_for()
+            assert "Traceback" not in page.content()
+        finally:
+            browser.close()
+    # Neither upload is left in the server's cache.
+    for photo in (user_photo, no_face_image):
+        assert _files_with_bytes(server.cache, photo.read_bytes()) == []
