@@ -8,6 +8,8 @@ import os
 # Quieten mediapipe (glog) and TensorFlow Lite before anything imports them.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# OpenMP threads sleep instead of spinning: on 2 shared cores spinning made torch many times slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pathlib import Path  # noqa: E402
 

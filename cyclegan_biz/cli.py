@@ -1,0 +1,387 @@
+"""The ``cyclegan-biz`` command: turn selfies into business headshots from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import CycleBizError
+
+# Let OpenMP threads sleep when idle (see pipeline.py); must happen before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+OUTPUT_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+SHEET_NAME = "before_after.jpg"
+DEBUG_ENV = "CYCLEGAN_BIZ_DEBUG"  # set to 1 for tracebacks and the native libraries' log lines
+
+DESCRIPTION = """\
+Turn a selfie into a professional business headshot: the face stays exactly as it is, the clothes become a suit
+or a blazer, and the background a plain studio colour. Everything runs locally on your computer."""
+
+EPILOG = """\
+examples:
+  cyclegan-biz demo                                  convert the bundled example selfies into ./headshots
+  cyclegan-biz convert selfie.jpg -o headshot.jpg    one photo
+  cyclegan-biz convert photos/ -o headshots/         a folder (or several files, or a glob like 'img/*.heic')
+  cyclegan-biz convert me.heic -o me.png --attire blazer --background white --aspect 4:5
+
+exit status: 0 all photos converted, 1 some failed (each failure gets one 'error:' line), 2 bad usage.
+set CYCLEGAN_BIZ_DEBUG=1 to see tracebacks."""
+
+
+# --- arguments ------------------------------------------------------------------------------------------------------
+def _size(text: str) -> int:
+    from .pipeline import MAX_SIZE, MIN_SIZE
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pixels") from None
+    if not MIN_SIZE <= value <= MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"{value} is outside {MIN_SIZE}..{MAX_SIZE}")
+    return value
+
+
+def _colour(text: str) -> tuple[int, int, int]:
+    from .compose import parse_color
+
+    try:
+        return parse_color(text)
+    except CycleBizError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    from .compose import ASPECTS
+    from .pipeline import ATTIRE_CHOICES, ENGINES
+
+    parser.add_argument("--attire", choices=ATTIRE_CHOICES, default="auto",
+                        help="suit, blazer, or auto: chosen from the photo (default: auto)")
+    parser.add_argument("--background", type=_colour, default="studio-grey", metavar="COLOUR",
+                        help="background colour: a name (white, lightgray, navy, studio-grey, office-blue), "
+                             "#rrggbb or R,G,B (default: studio-grey)")
+    parser.add_argument("--size", type=_size, default=1024, metavar="N",
+                        help="output width in pixels (default: 1024)")
+    parser.add_argument("--aspect", choices=ASPECTS, default="1:1",
+                        help="1:1 square, or 4:5 portrait (N x 1.25N) (default: 1:1)")
+    parser.add_argument("--model", metavar="PATH_OR_ID", default=None,
+                        help="model folder or Hugging Face Hub id (default: the bundled model)")
+    parser.add_argument("--engine", choices=ENGINES, default="auto",
+                        help="torch, onnx (onnxruntime), or auto: onnx when the model ships model.onnx or it "
+                             "was exported before (default: auto)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                        help="where the model runs (default: cuda when available)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cyclegan-biz", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    convert = commands.add_parser(
+        "convert", help="convert photos into headshots",
+        description="Convert photos into business headshots.\nINPUT: image files (JPEG, PNG, WebP, HEIC, ...), "
+                    "folders (searched recursively) or glob patterns.\nNothing is overwritten without --overwrite.",
+        epilog="examples:\n  cyclegan-biz convert selfie.jpg -o headshot.jpg\n"
+               "  cyclegan-biz convert photos/ 'more/*.heic' -o headshots/ --attire suit --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    convert.add_argument("inputs", nargs="+", metavar="INPUT", help="photos, folders or globs")
+    convert.add_argument("-o", "--output", required=True, metavar="OUT",
+                         help="output file (.jpg, .png, .webp; one input only) or folder (created if needed)")
+    convert.add_argument("--format", choices=("jpg", "png", "webp"), default="jpg",
+                         help="file type written into an output folder (default: jpg)")
+    _add_common(convert)
+    convert.set_defaults(subparser=convert)
+    convert.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    convert.add_argument("--json", action="store_true",
+                         help="print the results as one JSON document on stdout (messages go to stderr)")
+
+    demo = commands.add_parser(
+        "demo", help="convert the bundled example selfies (start here)",
+        description="Convert the bundled example selfies and write a before/after sheet.\n"
+                    "Replaces the results of an earlier demo in the same folder.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("-o", "--output", default="headshots", metavar="DIR",
+                      help="folder for the headshots (default: ./headshots)")
+    _add_common(demo)
+    return parser
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def quiet_native_logs() -> Iterator[None]:
+    """Send what C/C++ libraries (mediapipe, TFLite) print on file descriptor 2 to /dev/null, keeping Python's
+    ``sys.stderr`` on the terminal. Only when stderr really is fd 2 and CYCLEGAN_BIZ_DEBUG is not set."""
+    try:
+        active = not os.environ.get(DEBUG_ENV) and sys.stderr is not None and sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        active = False
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    original = sys.stderr
+    sys.stderr = open(saved, "w", buffering=1, encoding=original.encoding or "utf-8",  # noqa: SIM115
+                      errors="backslashreplace", closefd=False)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr = original
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def one_line(path: Any, err: BaseException) -> str:
+    """``error: PATH: message`` on one line (the message without a repeated path)."""
+    message = " ".join(str(err).split()) or type(err).__name__
+    prefix = f"{path}: "
+    if message.startswith(prefix):
+        message = message[len(prefix):]
+    if not isinstance(err, CycleBizError):
+        message = f"unexpected {type(err).__name__}: {message}"
+    return f"error: {path}: {message}"
+
+
+def expand_inputs(entries: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """``(image files, [(entry, problem)])`` for files, folders (recursive) and globs (relative or absolute)."""
+    from .data import iter_images
+
+    files: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for entry in entries:
+        path = Path(entry).expanduser()
+        if path.is_dir():
+            found = iter_images([path])
+            if not found:
+                problems.append((entry, "no images in this folder"))
+            files += found
+        elif not path.exists() and any(ch in entry for ch in "*?["):
+            found = sorted(Path(p) for p in glob.glob(os.path.expanduser(entry), recursive=True)
+                           if Path(p).is_file())
+            if not found:
+                problems.append((entry, "no files match this pattern"))
+            files += found
+        else:
+            files.append(path)  # missing or unreadable files are reported when converting
+    unique = list(dict.fromkeys(files))
+    return unique, problems
+
+
+def output_targets(files: Sequence[Path], output: Path, extension: str) -> list[Path]:
+    """Output path per input in folder mode: ``OUT/<stem>.<ext>``; repeated stems get ``-2``, ``-3``..."""
+    used: set[str] = set()
+    targets = []
+    for file in files:
+        name, n = f"{file.stem}.{extension}", 1
+        while name.lower() in used:
+            n += 1
+            name = f"{file.stem}-{n}.{extension}"
+        used.add(name.lower())
+        targets.append(output / name)
+    return targets
+
+
+def save_image(image, target: Path) -> None:
+    """Write atomically (no half-written file when interrupted), in the format of the file's suffix."""
+    fmt = OUTPUT_FORMATS.get(target.suffix.lower(), "JPEG")
+    options = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95}, "PNG": {}}[fmt]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        image.save(tmp, format=fmt, **options)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _load_pipeline(args: argparse.Namespace):
+    from .pipeline import SelfieToBusinessPipeline
+
+    return SelfieToBusinessPipeline.from_pretrained(args.model, engine=args.engine, device=args.device)
+
+
+def convert_files(pipe_factory, pairs: Sequence[tuple[Path, Path]], args: argparse.Namespace,
+                  overwrite: bool, report) -> list[dict[str, Any]]:
+    """Convert each (input, target); failures are reported (one line each) and recorded, never raised."""
+    from tqdm.auto import tqdm
+
+    results: list[dict[str, Any]] = []
+    pipe = None
+    inputs = {_real(source) for source, _ in pairs}
+    bar = tqdm(total=len(pairs), unit="photo", file=sys.stderr, disable=len(pairs) < 2 or None, leave=False)
+    try:
+        for source, target in pairs:
+            bar.set_postfix_str(source.name, refresh=False)
+            entry: dict[str, Any] = {"input": str(source), "output": str(target)}
+            results.append(entry)
+            if _real(target) in inputs:  # even --overwrite never replaces a photo being converted
+                report(f"error: {source}: the output {target} is one of the input photos; choose another --output")
+                entry.update(ok=False, error=f"{target} is an input photo", error_type="FileExistsError")
+                bar.update()
+                continue
+            if target.exists() and not overwrite:
+                report(f"error: {source}: {target} already exists; pass --overwrite to replace it")
+                entry.update(ok=False, error=f"{target} already exists", error_type="FileExistsError")
+                bar.update()
+                continue
+            if pipe is None:
+                pipe = pipe_factory()  # a model that cannot load stops everything (main reports it)
+            try:
+                result = pipe(source, attire=args.attire, background=args.background, size=args.size,
+                              aspect=args.aspect)
+                start = time.perf_counter()
+                save_image(result.image, target)
+                result.timings["encode"] = time.perf_counter() - start
+            except Exception as err:  # noqa: BLE001 - one line per failed photo; the others go on
+                if os.environ.get(DEBUG_ENV):
+                    raise
+                report(one_line(source, err))
+                entry.update(ok=False, error=" ".join(str(err).split()), error_type=type(err).__name__)
+            else:
+                entry.update(ok=True, attire=result.attire, attire_confidence=result.attire_confidence,
+                             face_box=[round(v, 1) for v in result.face_box], size=list(result.image.size),
+                             timings={k: round(v, 4) for k, v in result.timings.items()})
+            bar.update()
+    finally:
+        bar.close()
+    return results
+
+
+def _real(path: Path) -> str:
+    try:
+        return os.path.normcase(str(path.resolve()))
+    except OSError:
+        return str(path)
+
+
+# --- commands ---------------------------------------------------------------------------------------------------------
+def run_convert(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    output = Path(args.output).expanduser()
+    suffix = output.suffix.lower()
+    files, problems = expand_inputs(args.inputs)
+    file_mode = suffix in OUTPUT_FORMATS and not output.is_dir()
+    if suffix and not file_mode and not output.is_dir() and not output.exists():
+        parser.error(f"--output {args.output}: unknown image type {suffix!r}; use .jpg, .png or .webp, "
+                     "or a folder name without a suffix")
+    if file_mode and len(files) > 1:
+        parser.error(f"--output {args.output} is one file but {len(files)} photos were given; "
+                     "pass a folder as --output")
+    if output.exists() and not output.is_dir() and not file_mode:
+        parser.error(f"--output {args.output} exists and is not a folder")
+    targets = [output] if file_mode else output_targets(files, output, args.format)
+
+    def report(line: str) -> None:
+        from tqdm.auto import tqdm
+
+        tqdm.write(line, file=sys.stderr)
+
+    for entry, problem in problems:
+        report(f"error: {entry}: {problem}")
+    results = convert_files(lambda: _load_pipeline(args), list(zip(files, targets, strict=True)), args,
+                            args.overwrite, report)
+    results += [{"input": entry, "output": None, "ok": False, "error": problem, "error_type": "NoInput"}
+                for entry, problem in problems]
+    converted = sum(r["ok"] for r in results)
+    failed = len(results) - converted
+    where = str(output) if file_mode else f"{output}{os.sep}"
+    summary = f"Converted {converted} of {len(results)} photo{'s' if len(results) != 1 else ''} into {where}"
+    summary += f" ({failed} failed)." if failed else "."
+    if args.json:
+        print(json.dumps({"version": __version__, "output": str(output), "converted": converted, "failed": failed,
+                          "results": results}, indent=2))
+        print(summary, file=sys.stderr)
+    else:
+        print(summary)
+    return 0 if failed == 0 and results else 1
+
+
+def before_after_sheet(pairs: Sequence[tuple[Path, Path]], tile: int = 384):
+    """Rows of (before, after), each fitted into ``tile`` x ``tile`` on white, with captions."""
+    from PIL import Image, ImageDraw, ImageOps
+
+    from .imageio import load_image
+
+    caption = 24
+    sheet = Image.new("RGB", (2 * tile, len(pairs) * (tile + caption)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, (before, after) in enumerate(pairs):
+        y = row * (tile + caption)
+        for column, (label, path) in enumerate((("before", before), ("after", after))):
+            image = ImageOps.contain(load_image(path, max_side=2048), (tile, tile), Image.Resampling.LANCZOS)
+            x = column * tile
+            sheet.paste(image, (x + (tile - image.width) // 2, y + caption + (tile - image.height) // 2))
+            draw.text((x + 6, y + 6), f"{label}: {Path(path).name}", fill=(40, 40, 40))
+    return sheet
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    output = Path(args.output).expanduser()
+    if output.exists() and not output.is_dir():
+        raise CycleBizError(f"{output} exists and is not a folder; choose another with --output.")
+    examples = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in OUTPUT_FORMATS)
+    if not examples:
+        raise CycleBizError(f"The example photos are missing from {EXAMPLES_DIR}; reinstall cyclegan-biz.")
+    pipe = _load_pipeline(args)  # fails early, with advice, when the model is missing
+    print(f"Converting {len(examples)} example selfies with {pipe.model_dir} ({pipe.engine.name}) ...")
+    pairs = list(zip(examples, output_targets(examples, output, "jpg"), strict=True))
+
+    def report(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    results = convert_files(lambda: pipe, pairs, args, True, report)
+    done = [(Path(r["input"]), Path(r["output"])) for r in results if r["ok"]]
+    if not done:
+        return 1
+    sheet = output / SHEET_NAME
+    save_image(before_after_sheet(done), sheet)
+    print(f"Headshots ({len(done)}) are in {output}{os.sep}")
+    print(f"Before/after sheet: {sheet}")
+    return 0 if len(done) == len(results) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    debug = bool(os.environ.get(DEBUG_ENV))
+    try:
+        with quiet_native_logs():
+            if args.command == "convert":
+                return run_convert(args, args.subparser)
+            return run_demo(args)
+    except CycleBizError as err:
+        if debug:
+            raise
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
