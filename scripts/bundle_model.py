@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from diffusers.utils import logging as diffusers_logging
+
 from cyclegan_biz.models.cyclegan import CycleGAN
 
 
@@ -22,6 +24,7 @@ def main() -> None:
     parser.add_argument("--output", default="cyclegan_biz/pretrained/selfie2biz")
     parser.add_argument("--dtype", choices=["float16", "float32"], default="float16")
     args = parser.parse_args()
+    diffusers_logging.set_verbosity_error()  # the fp16 cast is intended
     full = CycleGAN.from_pretrained(args.model)
     output = Path(args.output)
     if output.exists():
