@@ -191,7 +191,9 @@ def space_server(tmp_path_factory):
     log_path = root / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "space_helpers.py"), "serve-tiny", str(root / "model"),
+            # SPACE_TEST_MODEL=cyclegan_biz/pretrained/selfie2biz shoots the screenshot with the real model.
+            [sys.executable, str(ROOT / "tests" / "space_helpers.py"), "serve-tiny",
+             os.environ.get("SPACE_TEST_MODEL") or str(root / "model"),
              "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -267,10 +269,10 @@ def test_page_in_chromium(request, tmp_path, user_photo, no_face_image):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.set_default_timeout(60_000)
+            page.set_default_timeout(120_000)
 
             # A selfie -> a headshot beside it.
-            page.goto(server.url)
+            page.goto(server.url, wait_until="domcontentloaded")
             page.locator("#photo input[type=file]").set_input_files(str(user_photo))
             page.locator("#photo img").first.wait_for(state="visible")
             page.locator("#run").click()
@@ -288,7 +290,7 @@ def test_page_in_chromium(request, tmp_path, user_photo, no_face_image):
             assert "Traceback" not in page.content()
 
             # A photo without a face -> the library's friendly message, no traceback.
-            page.goto(server.url)
+            page.goto(server.url, wait_until="domcontentloaded")
             page.locator("#photo input[type=file]").set_input_files(str(no_face_image))
             page.locator("#photo img").first.wait_for(state="visible")
             page.locator("#run").click()
