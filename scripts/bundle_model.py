@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import torch
-
 from diffusers.utils import logging as diffusers_logging
 
 from cyclegan_biz.models.cyclegan import CycleGAN
