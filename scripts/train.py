@@ -74,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpointing_steps", type=int, default=250)
     p.add_argument("--checkpoints_total_limit", type=int, default=3)
     p.add_argument("--resume_from_checkpoint", default=None, help='a checkpoint folder or "latest"')
+    p.add_argument("--init_from", default=None,
+                   help="start from the weights of a saved model (Hub layout); layers it lacks keep their init")
     p.add_argument("--sample_steps", type=int, default=250, help="write a sample grid every N steps")
     p.add_argument("--num_samples", type=int, default=4, help="held-out casual photos in the sample grid")
     p.add_argument("--log_steps", type=int, default=10, help="how often to write the loss log")
@@ -136,6 +138,19 @@ def build_models(args: argparse.Namespace):
     else:
         d_a, d_b = (CycleBizProjectedDiscriminator(head_channels=args.discriminator_channels) for _ in range(2))
     return g_ab, g_ba, d_a, d_b
+
+
+def init_from(models, folder: Path, accelerator) -> None:
+    """Fine-tune: copy every matching tensor of a saved model (root + subfolders) into the new models."""
+    from safetensors.torch import load_file
+
+    for model, sub in zip(models, ("", "generator_b2a", "discriminator_a", "discriminator_b"), strict=True):
+        path = folder / sub / "diffusion_pytorch_model.safetensors"
+        if not path.is_file():
+            continue
+        state = {k: v.float() for k, v in load_file(str(path)).items()}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        accelerator.print(f"init from {path}: {len(missing)} new tensors {missing[:4]}, {len(unexpected)} unused")
 
 
 def lr_lambda(max_steps: int, decay_start: float):
@@ -281,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     samples = [example_to_tensors(held_out[i], args.resolution) for i in casual_ids]
 
     g_ab, g_ba, d_a, d_b = build_models(args)
+    if args.init_from:
+        init_from((g_ab, g_ba, d_a, d_b), Path(args.init_from), accelerator)
     opt_g = torch.optim.Adam(chain(g_ab.parameters(), g_ba.parameters()), lr=args.learning_rate,
                              betas=(args.adam_beta1, 0.999))
     d_params = [p for p in chain(d_a.parameters(), d_b.parameters()) if p.requires_grad]

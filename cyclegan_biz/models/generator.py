@@ -12,15 +12,31 @@ ATTIRE_CLASSES = ("blazer", "suit")
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, channels: int) -> None:
+    """conv-norm-(+attire shift)-relu-conv-norm with a skip connection.
+
+    The attire enters as a per-channel shift *after* the instance norm: a spatially constant signal added anywhere
+    before a norm (e.g. one-hot input planes) is subtracted away by it, so it could never change the output.
+    """
+
+    def __init__(self, channels: int, num_classes: int = 0) -> None:
         super().__init__()
         self.block = nn.Sequential(
             nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels), nn.ReLU(True),
             nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels),
         )
+        self.condition = nn.Linear(num_classes, channels, bias=False) if num_classes else None
+        if self.condition is not None:
+            nn.init.normal_(self.condition.weight, std=0.5)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.block(x)
+    def forward(self, x: torch.Tensor, attire: torch.Tensor | None = None) -> torch.Tensor:
+        pad, conv, norm, relu, *rest = self.block
+        hidden = norm(conv(pad(x)))
+        if self.condition is not None and attire is not None:
+            hidden = hidden + self.condition(attire)[:, :, None, None]
+        hidden = relu(hidden)
+        for layer in rest:
+            hidden = layer(hidden)
+        return x + hidden
 
 
 def upsample_block(in_channels: int, out_channels: int, mode: str) -> list[nn.Module]:
@@ -63,25 +79,29 @@ class CycleBizGenerator(ModelMixin, ConfigMixin):
             layers += [nn.Conv2d(channels, channels * 2, 3, stride=2, padding=1), nn.InstanceNorm2d(channels * 2),
                        nn.ReLU(True)]
             channels *= 2
-        layers += [ResidualBlock(channels) for _ in range(num_res_blocks)]
+        layers += [ResidualBlock(channels, num_attire_classes) for _ in range(num_res_blocks)]
         for _ in range(num_downsamples):
             layers += upsample_block(channels, channels // 2, upsample_mode)
             channels //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(channels, out_channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
-    def attire_planes(self, image: torch.Tensor, attire: torch.Tensor | None) -> torch.Tensor:
-        batch, _, height, width = image.shape
-        classes = self.config.num_attire_classes
+    def attire_vector(self, image: torch.Tensor, attire: torch.Tensor | None) -> torch.Tensor:
+        """(B, classes) weights: one-hot for class ids, as given for probabilities, uniform for None."""
+        batch, classes = image.shape[0], self.config.num_attire_classes
         if attire is None:
-            onehot = torch.full((batch, classes), 1.0 / classes, device=image.device, dtype=image.dtype)
-        elif attire.dtype.is_floating_point:  # soft weights, e.g. classifier probabilities
-            onehot = attire.to(image.dtype).reshape(batch, classes)
-        else:
-            onehot = nn.functional.one_hot(attire.long().reshape(batch), classes).to(image.dtype)
-        return onehot[:, :, None, None].expand(batch, classes, height, width)
+            return torch.full((batch, classes), 1.0 / classes, device=image.device, dtype=image.dtype)
+        if attire.dtype.is_floating_point:  # soft weights, e.g. classifier probabilities
+            return attire.to(image.dtype).reshape(batch, classes)
+        return nn.functional.one_hot(attire.long().reshape(batch), classes).to(image.dtype)
 
     def forward(self, image: torch.Tensor, attire: torch.Tensor | None = None) -> torch.Tensor:
+        vector = None
         if self.config.num_attire_classes:
-            image = torch.cat([image, self.attire_planes(image, attire)], dim=1)
-        return self.net(image)
+            vector = self.attire_vector(image, attire)
+            planes = vector[:, :, None, None].expand(-1, -1, *image.shape[-2:])
+            image = torch.cat([image, planes], dim=1)
+        x = image
+        for layer in self.net:
+            x = layer(x, vector) if isinstance(layer, ResidualBlock) else layer(x)
+        return x
