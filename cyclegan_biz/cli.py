@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import io
 import json
 import os
@@ -170,20 +169,11 @@ def expand_inputs(entries: Sequence[str]) -> tuple[list[Path], list[tuple[str, s
     files: list[Path] = []
     problems: list[tuple[str, str]] = []
     for entry in entries:
-        path = Path(entry).expanduser()
-        if path.is_dir():
-            found = iter_images([path])
-            if not found:
-                problems.append((entry, "no images in this folder"))
-            files += found
-        elif not path.exists() and any(ch in entry for ch in "*?["):
-            found = sorted(Path(p) for p in glob.glob(os.path.expanduser(entry), recursive=True)
-                           if Path(p).is_file())
-            if not found:
-                problems.append((entry, "no files match this pattern"))
-            files += found
-        else:
-            files.append(path)  # missing or unreadable files are reported when converting
+        found = iter_images([entry])
+        if not found:
+            is_folder = Path(entry).expanduser().is_dir()
+            problems.append((entry, "no images in this folder" if is_folder else "no files match this pattern"))
+        files += found
     unique = list(dict.fromkeys(files))
     return unique, problems
 
@@ -319,9 +309,9 @@ def run_convert(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 def before_after_sheet(pairs: Sequence[tuple[Path, Path]], tile: int = 384):
     """Rows of (before, after), each fitted into ``tile`` x ``tile`` on white, with captions."""
-    from PIL import Image, ImageDraw, ImageOps
+    from PIL import Image, ImageDraw
 
-    from .imageio import load_image
+    from .visualize import fitted_tile
 
     caption = 24
     sheet = Image.new("RGB", (2 * tile, len(pairs) * (tile + caption)), "white")
@@ -329,10 +319,8 @@ def before_after_sheet(pairs: Sequence[tuple[Path, Path]], tile: int = 384):
     for row, (before, after) in enumerate(pairs):
         y = row * (tile + caption)
         for column, (label, path) in enumerate((("before", before), ("after", after))):
-            image = ImageOps.contain(load_image(path, max_side=2048), (tile, tile), Image.Resampling.LANCZOS)
-            x = column * tile
-            sheet.paste(image, (x + (tile - image.width) // 2, y + caption + (tile - image.height) // 2))
-            draw.text((x + 6, y + 6), f"{label}: {Path(path).name}", fill=(40, 40, 40))
+            sheet.paste(fitted_tile(path, tile), (column * tile, y + caption))
+            draw.text((column * tile + 6, y + 6), f"{label}: {Path(path).name}", fill=(40, 40, 40))
     return sheet
 
 

@@ -7,7 +7,9 @@ Building (``build_dataset``) writes a ``datasets.DatasetDict`` (train/test); tra
 from __future__ import annotations
 
 import csv
+import glob
 import json
+import os
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -58,7 +60,7 @@ def scan_folder(folder: str | Path, domain: str) -> list[SourceImage]:
                             f"{folder.name}/{row['file_name']}")
                 for row in csv.DictReader(handle)
             ]
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = images_in(folder)
     return [SourceImage(p, domain, -1, folder.name, "unknown", f"{folder.name}/{p.relative_to(folder).as_posix()}")
             for p in files]
 
@@ -290,15 +292,25 @@ class UnpairedImageDataset:
         return {**{f"{k}_a": v for k, v in a.items()}, **{f"{k}_b": v for k, v in b.items()}}
 
 
+def images_in(folder: Path) -> list[Path]:
+    """Every image file below ``folder``, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def is_glob(entry: str | Path) -> bool:
+    return any(ch in str(entry) for ch in "*?[")
+
+
 def iter_images(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files, folders and globs into a sorted list of image files."""
+    """Expand files, folders (recursive) and globs (relative, absolute, ``~``, ``**``) into image paths."""
     found: list[Path] = []
     for entry in paths:
-        path = Path(entry)
+        path = Path(entry).expanduser()
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif any(ch in str(entry) for ch in "*?["):
-            found += sorted(p for p in Path().glob(str(entry)) if p.is_file())
+            found += images_in(path)
+        elif not path.exists() and is_glob(entry):
+            pattern = os.path.expanduser(str(entry))
+            found += sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
         else:
-            found.append(path)
+            found.append(path)  # missing or unreadable files are reported by whoever opens them
     return found

@@ -38,7 +38,7 @@ from .data import iter_images, scan_folder
 from .errors import CycleBizError
 from .face import align_face, detect_face, face_mask, person_mask
 from .imageio import load_image, load_rgb_array
-from .visualize import image_grid
+from .visualize import fitted_tile, image_grid
 
 ImageLike = Image.Image | np.ndarray
 SAME_PERSON_THRESHOLD = 0.6  # dlib's documented same-person distance
@@ -607,9 +607,7 @@ def contact_sheet(records: list[dict[str, Any]], tile: int = 192, columns: int =
         lines = caption(record)
         cell = Image.new("RGB", (2 * tile, tile + 14 * len(lines) + 4), "white")
         for i, path in enumerate(paths):
-            thumb = load_image(path)
-            thumb.thumbnail((tile, tile), Image.Resampling.LANCZOS)
-            cell.paste(thumb, (i * tile + (tile - thumb.width) // 2, (tile - thumb.height) // 2))
+            cell.paste(fitted_tile(path, tile), (i * tile, 0))
         draw = ImageDraw.Draw(cell)
         for i, line in enumerate(lines):
             draw.text((4, tile + 2 + 14 * i), line, fill=(0, 0, 0), font=font)

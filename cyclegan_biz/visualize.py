@@ -6,9 +6,10 @@ import random
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from .data import DOMAINS, GENDERS
+from .imageio import ImageInput, load_image
 
 
 def overlay_masks(image: Image.Image, face: Image.Image, person: Image.Image, valid: Image.Image) -> Image.Image:
@@ -21,6 +22,14 @@ def overlay_masks(image: Image.Image, face: Image.Image, person: Image.Image, va
     out = out * (1 - 0.35 * face_m) + np.array([255, 40, 40]) * 0.35 * face_m
     out *= 0.4 + 0.6 * valid_m
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
+
+
+def fitted_tile(source: ImageInput, tile: int) -> Image.Image:
+    """The photo scaled to fit a ``tile`` x ``tile`` white square, centred (for before/after sheets)."""
+    image = ImageOps.contain(load_image(source, max_side=2048), (tile, tile), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (tile, tile), "white")
+    canvas.paste(image, ((tile - image.width) // 2, (tile - image.height) // 2))
+    return canvas
 
 
 def image_grid(images: Sequence[Image.Image], columns: int, labels: Sequence[str] | None = None) -> Image.Image:
