@@ -11,7 +11,7 @@ Steps (``result.timings`` has one entry per stage):
 - decode: EXIF rotation, any colour mode, HEIC, decompression-bomb guard (``imageio``); JPEGs much bigger than the
   output needs are decoded at 1/2, 1/4 or 1/8 scale (decoded again finer if the face turns out too small for it);
 - face: landmarks (on a copy of at most 1024 px) and the canonical alignment at the generator's resolution, padding
-  filled with ``data.PAD_VALUE`` as in training;
+  filled with ``constants.PAD_VALUE`` as in training;
 - generator: the attire (``"auto"``: discriminator A's class head on the aligned photo) and the A2B generator;
 - compose: colours around the face matched to the photo (at model resolution), the result upsampled to the output
   size, and the ORIGINAL face pasted back at full resolution: exact in the face core, feathered at its rim. The output
@@ -60,7 +60,7 @@ from .compose import (
     soften_person_mask,
     upsample,
 )
-from .data import PAD_VALUE
+from .constants import PAD_VALUE
 from .errors import CycleBizError, MissingWeightsError
 from .face import CANONICAL_FACE_SIZE, MIN_FACE_SIZE, Face, align_face, detect_face, face_mask, person_mask
 from .imageio import DEFAULT_MAX_SIDE, MAX_DECODE_PIXELS, ImageInput, load_image

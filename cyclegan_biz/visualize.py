@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from .data import DOMAINS, GENDERS
 from .imageio import ImageInput, load_image
+from .sources import DOMAINS, GENDERS
 
 
 def overlay_masks(image: Image.Image, face: Image.Image, person: Image.Image, valid: Image.Image) -> Image.Image:

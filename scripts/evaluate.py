@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cyclegan_biz.metrics import evaluate_folders, write_outputs
+from cyclegan_biz.evaluation import evaluate_folders, write_outputs
 
 DATASETS = Path("../shared/datasets")
 

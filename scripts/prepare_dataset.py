@@ -11,8 +11,8 @@ import json
 import sys
 import time
 
-from cyclegan_biz.data import build_dataset, save_dataset
 from cyclegan_biz.errors import CycleBizError
+from cyclegan_biz.training.dataset import build_dataset, save_dataset
 
 
 def parse_args() -> argparse.Namespace:

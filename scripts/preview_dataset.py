@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from cyclegan_biz.data import load_dataset_any
+from cyclegan_biz.training.dataset import load_dataset_any
 from cyclegan_biz.visualize import preview_grid
 
 

@@ -32,8 +32,10 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from cyclegan_biz.data import UnpairedImageDataset, example_to_tensors, load_dataset_any
-from cyclegan_biz.losses import (
+from cyclegan_biz.models import CycleBizDiscriminator, CycleBizGenerator, CycleBizProjectedDiscriminator
+from cyclegan_biz.models.cyclegan import CycleGAN
+from cyclegan_biz.training.dataset import UnpairedImageDataset, example_to_tensors, load_dataset_any
+from cyclegan_biz.training.losses import (
     background_uniformity_loss,
     classification_loss,
     cycle_loss,
@@ -41,8 +43,6 @@ from cyclegan_biz.losses import (
     identity_loss,
     lsgan_loss,
 )
-from cyclegan_biz.models import CycleBizDiscriminator, CycleBizGenerator, CycleBizProjectedDiscriminator
-from cyclegan_biz.models.cyclegan import CycleGAN
 from cyclegan_biz.visualize import image_grid
 
 logger = get_logger(__name__)

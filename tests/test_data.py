@@ -14,20 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cyclegan_biz import data
-from cyclegan_biz.data import (
-    DOMAINS,
-    GENDERS,
-    PAD_VALUE,
-    UnpairedImageDataset,
-    align_photo,
-    example_to_tensors,
-    iter_images,
-    scan_folder,
-    to_pil_mask,
-)
+from cyclegan_biz import sources
+from cyclegan_biz.constants import PAD_VALUE
 from cyclegan_biz.errors import MissingWeightsError, NoFaceError
 from cyclegan_biz.face import CANONICAL_EYE_CENTER, Face, _mediapipe_groups
+from cyclegan_biz.sources import DOMAINS, GENDERS, iter_images, scan_folder
+from cyclegan_biz.training import dataset as data
+from cyclegan_biz.training.dataset import UnpairedImageDataset, align_photo, example_to_tensors, to_pil_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOLUTION = 64
@@ -222,7 +215,7 @@ def test_scan_folder_reads_metadata_or_lists_images(folders):
 
 
 def test_gender_ids():
-    assert [data._gender_id(v) for v in ("female", " Male ", "", None, "other")] == [0, 1, -1, -1, -1]
+    assert [sources._gender_id(v) for v in ("female", " Male ", "", None, "other")] == [0, 1, -1, -1, -1]
 
 
 def test_align_photo(example_photos):

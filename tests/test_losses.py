@@ -1,6 +1,6 @@
 import torch
 
-from cyclegan_biz.losses import (
+from cyclegan_biz.training.losses import (
     background_uniformity_loss,
     classification_loss,
     cycle_loss,

@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cyclegan_biz import metrics
-from cyclegan_biz.classifiers import LinearProbe, cached_probe, fit_with_holdout, stratified_split
-from cyclegan_biz.data import scan_folder
+from cyclegan_biz import evaluation as metrics
+from cyclegan_biz.evaluation.features import FeatureExtractor
+from cyclegan_biz.evaluation.folders import pair_by_stem, read_gender_labels
+from cyclegan_biz.evaluation.identity import identity_summary
+from cyclegan_biz.evaluation.probes import DOMAIN_CLASSES, LinearProbe, cached_probe, expected_attire, fit_with_holdout
 from cyclegan_biz.face import detect_face, face_mask, person_mask
 from cyclegan_biz.imageio import load_rgb_array
+from cyclegan_biz.sources import scan_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "cyclegan_biz" / "examples").glob("*.jpg"))
@@ -112,7 +115,7 @@ def test_identity_counts_an_output_without_a_face(woman):
     assert result["input_face_found"] and not result["output_face_found"]
     assert math.isnan(result["identity_distance"])
     records = [{**result}, {"identity_distance": 0.2, "input_face_found": True, "output_face_found": True}]
-    summary = metrics.identity_summary(records)
+    summary = identity_summary(records)
     assert summary["identity_distance_mean"] == pytest.approx(0.2)
     assert summary["identity_same_person_share"] == 0.5 and summary["identity_no_face_output"] == 1
 
@@ -161,11 +164,39 @@ def test_balanced_probe_does_not_ignore_the_minority_class():
         LinearProbe.fit(x[:5], np.zeros(5, int), ("a", "b"))
 
 
-def test_stratified_split_holds_out_each_class():
-    labels = np.array([0] * 80 + [1] * 20)
-    train, test = stratified_split(labels, 0.25, seed=0)
-    assert len(set(train) & set(test)) == 0 and len(train) + len(test) == 100
-    assert np.sum(labels[test] == 0) == 20 and np.sum(labels[test] == 1) == 5
+def test_held_out_split_is_stratified_and_keeps_each_class():
+    x, y = _two_blobs(80, 20, gap=2.5)
+    probe = fit_with_holdout(x, y, ("a", "b"), test_fraction=0.25)
+    assert probe.info["held_out"]["n"] == 25 and probe.info["n_train"] == {"a": 60, "b": 15}
+    tiny = fit_with_holdout(x[[0, 1, 80, 81]], y[[0, 1, 80, 81]], ("a", "b"))  # one held-out photo per class
+    assert tiny.info["held_out"]["n"] == 2 and tiny.info["n_train"] == {"a": 1, "b": 1}
+
+
+def test_probe_probabilities_are_those_of_scikit_learn():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = _two_blobs(60, 40, gap=0.8)
+    probe = LinearProbe.fit(x, y, ("a", "b"), l2=0.05)
+    reference = make_pipeline(StandardScaler(), LogisticRegression(C=1 / (0.05 * len(y)), class_weight="balanced",
+                                                                   max_iter=1000)).fit(x, y)
+    np.testing.assert_allclose(probe.predict_proba(x), reference.predict_proba(x)[:, 1], atol=1e-9)
+
+
+def test_kid_and_fid_take_the_effnet_features_module_as_torchmetrics_feature_network():
+    torch = pytest.importorskip("torch")
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    from cyclegan_biz.evaluation.features import _feature_module, feature_input
+
+    module = _feature_module()
+    images = torch.from_numpy(np.stack([feature_input(p) for p in EXAMPLES])).permute(0, 3, 1, 2)
+    metric = FrechetInceptionDistance(feature=module)
+    metric.update(images[:2], real=True)
+    metric.update(images[2:], real=False)
+    features = module(images).numpy()
+    assert float(metric.compute()) == pytest.approx(metrics.fid(features[2:], features[:2]), rel=1e-4)
 
 
 def test_probe_and_feature_caches_skip_work_when_nothing_changed(tmp_path):
@@ -205,9 +236,9 @@ def test_domain_probe_on_a_few_dozen_real_photos_scores_its_training_domains():
     business = [s.path for s in scan_folder(DATASETS / "business", "business")]
     paths = list(rng.choice(casual, 16, replace=False)) + list(rng.choice(business, 16, replace=False))
     labels = np.array([0] * 16 + [1] * 16)
-    features = metrics.embed_files(paths, metrics.FeatureExtractor())
+    features = metrics.embed_files(paths, FeatureExtractor())
     assert features.shape == (32, 1280)
-    probe = LinearProbe.fit(features, labels, metrics.DOMAIN_CLASSES)
+    probe = LinearProbe.fit(features, labels, DOMAIN_CLASSES)
     assert np.mean(probe.predict(features) == labels) > 0.9
 
 
@@ -218,13 +249,13 @@ def test_pairing_labels_and_expected_attire(tmp_path):
         writer = csv.writer(handle)
         writer.writerow(["file_name", "domain", "gender"])
         writer.writerows([["in/a.jpg", "eval", "female"], ["in/b.jpg", "eval", ""]])
-    labels = metrics.read_gender_labels(tmp_path / "in")
+    labels = read_gender_labels(tmp_path / "in")
     assert labels == {(tmp_path / "in/a.jpg").resolve(): "female"}
-    pairs, unmatched = metrics.pair_by_stem([Path("out/a.png"), Path("out/c.png")], [Path("in/a.jpg")])
+    pairs, unmatched = pair_by_stem([Path("out/a.png"), Path("out/c.png")], [Path("in/a.jpg")])
     assert [(p.name, p.source) for p in pairs] == [("a", Path("in/a.jpg"))] and unmatched == ["c"]
-    assert metrics.expected_attire("auto", "female") == "blazer"
-    assert metrics.expected_attire("auto", None) is None
-    assert metrics.expected_attire("suit", "female") == "suit"
+    assert expected_attire("auto", "female") == "blazer"
+    assert expected_attire("auto", None) is None
+    assert expected_attire("suit", "female") == "suit"
 
 
 def _photo_folder(folder: Path, images: list[Path], flip: bool = False, genders: bool = False) -> Path:

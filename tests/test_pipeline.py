@@ -17,7 +17,7 @@ from PIL import Image
 
 from cyclegan_biz import pipeline as pipeline_module
 from cyclegan_biz.compose import FaceBlend, Framing, InvalidOptionError, inner_distance, parse_color
-from cyclegan_biz.data import PAD_VALUE
+from cyclegan_biz.constants import PAD_VALUE
 from cyclegan_biz.errors import CycleBizError, FaceTooSmallError, MissingWeightsError, NoFaceError
 from cyclegan_biz.face import CANONICAL_FACE_SIZE, align_face, detect_face, face_mask
 from cyclegan_biz.imageio import load_rgb_array

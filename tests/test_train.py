@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cyclegan_biz.data import build_dataset, save_dataset
 from cyclegan_biz.models import CycleBizGenerator
+from cyclegan_biz.training.dataset import build_dataset, save_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "cyclegan_biz" / "examples").glob("*.jpg"))
