@@ -1,7 +1,16 @@
 """Train the selfie-to-business CycleGAN (face-mask loss, uniform background, semi-supervised attire classes).
 
-    accelerate launch scripts/train.py --dataset data/selfie2biz-256 --output_dir runs/selfie2biz
-    python scripts/train.py --dataset data/selfie2biz-256 --output_dir runs/selfie2biz   # one CPU process
+    python scripts/train.py --dataset data/selfie2biz-256 --output_dir runs/selfie2biz   # one process
+    accelerate launch --multi_gpu --num_processes 4 scripts/train.py --dataset ... --output_dir ...   # 4 GPUs, DDP
+    accelerate launch --multi_gpu --num_processes 2 scripts/train.py --cpu --dataset ...   # 2 CPU processes, gloo
+
+(``accelerate launch --cpu --num_processes 2`` starts ONE process unless mpirun is set up: accelerate's multi-CPU
+launcher is mpirun. ``--multi_gpu`` starts the processes with torchrun, and ``--cpu`` here makes them talk over
+gloo.) Several machines: the same command on each, with ``--num_machines N --machine_rank R --main_process_ip IP
+--main_process_port PORT`` and ``--num_processes`` the total over all machines. Each process trains on its own
+share of every batch (the global batch is ``--train_batch_size`` x processes); data loading is set up once (the main
+process first), the losses in the log are averaged over processes, and samples, logs and the Hub-layout export are
+written by the main process only.
 
 The dataset is a ``save_to_disk`` folder (or Hub id) made by ``scripts/prepare_dataset.py``. The output folder gets
 ``checkpoint-N/`` states (resume with ``--resume_from_checkpoint latest``), ``logs/train_log.jsonl``, sample
@@ -12,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-import shutil
 import signal
 import time
 from itertools import chain
@@ -28,22 +35,21 @@ from accelerate.utils import (
     ProjectConfiguration,
     set_seed,
 )
-from PIL import Image
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from cyclegan_biz.models import CycleBizDiscriminator, CycleBizGenerator, CycleBizProjectedDiscriminator
 from cyclegan_biz.models.cyclegan import CycleGAN
-from cyclegan_biz.training.dataset import UnpairedImageDataset, example_to_tensors, load_dataset_any
-from cyclegan_biz.training.losses import (
-    background_uniformity_loss,
-    classification_loss,
-    cycle_loss,
-    face_mask_loss,
-    identity_loss,
-    lsgan_loss,
+from cyclegan_biz.training.checkpoints import (
+    TrainingProgress,
+    init_from,
+    load_pools,
+    resolve_checkpoint,
+    save_checkpoint,
 )
-from cyclegan_biz.visualize import image_grid
+from cyclegan_biz.training.dataset import UnpairedImageDataset, example_to_tensors, load_dataset_any
+from cyclegan_biz.training.samples import write_samples
+from cyclegan_biz.training.step import ImagePool, lr_lambda, mean_over_processes, train_step
 
 logger = get_logger(__name__)
 
@@ -81,51 +87,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log_steps", type=int, default=10, help="how often to write the loss log")
     p.add_argument("--dataloader_num_workers", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cpu", action="store_true",
+                   help="train on the CPU even with a GPU; several processes then talk over gloo (see above)")
     p.add_argument("--report_to", default="auto", help='"tensorboard", "none" or "auto" (tensorboard if installed)')
     return p.parse_args(argv)
 
 
-class ImagePool:
-    """History of generated images for the discriminators (Shrivastava et al. 2017), checkpointable."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.images: list[torch.Tensor] = []
-
-    def query(self, images: torch.Tensor) -> torch.Tensor:
-        if self.size == 0:
-            return images
-        out = []
-        for image in images.detach():
-            if len(self.images) < self.size:
-                self.images.append(image.cpu())
-                out.append(image)
-            elif random.random() < 0.5:
-                index = random.randrange(self.size)
-                out.append(self.images[index].to(image.device))
-                self.images[index] = image.cpu()
-            else:
-                out.append(image)
-        return torch.stack(out)
-
-    def state_dict(self) -> dict:
-        return {"images": torch.stack(self.images) if self.images else torch.empty(0)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.images = list(state["images"].unbind(0)) if state["images"].numel() else []
 
 
-class TrainingProgress:
-    """Checkpointable counters and the wall-clock time spent training (for equal-time comparisons)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def state_dict(self) -> dict:
-        return {"seconds": self.seconds}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.seconds = float(state["seconds"])
 
 
 def build_models(args: argparse.Namespace):
@@ -140,119 +109,18 @@ def build_models(args: argparse.Namespace):
     return g_ab, g_ba, d_a, d_b
 
 
-def init_from(models, folder: Path, accelerator) -> None:
-    """Fine-tune: copy every matching tensor of a saved model (root + subfolders) into the new models."""
-    from safetensors.torch import load_file
-
-    for model, sub in zip(models, ("", "generator_b2a", "discriminator_a", "discriminator_b"), strict=True):
-        path = folder / sub / "diffusion_pytorch_model.safetensors"
-        if not path.is_file():
-            continue
-        state = {k: v.float() for k, v in load_file(str(path)).items()}
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        accelerator.print(f"init from {path}: {len(missing)} new tensors {missing[:4]}, {len(unexpected)} unused")
 
 
-def lr_lambda(max_steps: int, decay_start: float):
-    start = int(max_steps * decay_start)
-
-    def factor(step: int) -> float:
-        if step < start:
-            return 1.0
-        return max(0.0, 1.0 - (step - start) / max(1, max_steps - start))
-
-    return factor
 
 
-def choose_attire(labels: torch.Tensor, discriminator, images: torch.Tensor) -> torch.Tensor:
-    """Semi-supervised attire targets: the gender label where known, else the discriminator's own guess."""
-    if bool((labels >= 0).all()):
-        return labels
-    with torch.no_grad():
-        logits = discriminator(images).class_logits
-    guess = logits.argmax(dim=1) if logits is not None else torch.randint_like(labels, 2)
-    return torch.where(labels >= 0, labels, guess)
 
 
-def generator_losses(batch, g_ab, g_ba, d_a, d_b, args):
-    real_a, real_b = batch["image_a"], batch["image_b"]
-    attire_a = choose_attire(batch["gender_a"], d_a, real_a)
-    attire_b = choose_attire(batch["gender_b"], d_b, real_b)
-    fake_b = g_ab(real_a, attire_a)
-    fake_a = g_ba(real_b)
-    rec_a = g_ba(fake_b)
-    rec_b = g_ab(fake_a, attire_b)
-    out_b, out_a = d_b(fake_b), d_a(fake_a)
-    losses = {
-        "g_adv": lsgan_loss(out_b.patch, True) + lsgan_loss(out_a.patch, True),
-        "g_class": classification_loss(out_b.class_logits, attire_a)
-        + classification_loss(out_a.class_logits, batch["gender_b"]),
-        "cycle": cycle_loss(real_a, rec_a, batch["valid_mask_a"]) + cycle_loss(real_b, rec_b, batch["valid_mask_b"]),
-        "face": face_mask_loss(real_a, fake_b, batch["face_mask_a"])
-        + face_mask_loss(real_b, fake_a, batch["face_mask_b"]),
-        "background": background_uniformity_loss(fake_b, batch["person_mask_a"], batch["valid_mask_a"]),
-    }
-    total = (losses["g_adv"] + args.lambda_class * losses["g_class"] + args.lambda_cycle * losses["cycle"]
-             + args.lambda_face * losses["face"] + args.lambda_background * losses["background"])
-    if args.lambda_identity > 0:
-        losses["identity"] = identity_loss(real_b, g_ab(real_b, attire_b), batch["valid_mask_b"]) + identity_loss(
-            real_a, g_ba(real_a), batch["valid_mask_a"])
-        total = total + args.lambda_cycle * args.lambda_identity * losses["identity"]
-    return total, losses, fake_a.detach(), fake_b.detach()
 
 
-def discriminator_losses(discriminator, real, fake, labels):
-    out_real = discriminator(real)
-    out_fake = discriminator(fake)
-    adversarial = 0.5 * (lsgan_loss(out_real.patch, True) + lsgan_loss(out_fake.patch, False))
-    return adversarial, classification_loss(out_real.class_logits, labels)
 
 
-def checkpoint_steps(output_dir: Path) -> list[Path]:
-    return sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
 
 
-def save_checkpoint(accelerator, args, output_dir: Path, step: int, models) -> None:
-    if not accelerator.is_main_process:
-        return
-    existing = checkpoint_steps(output_dir)
-    if args.checkpoints_total_limit and len(existing) >= args.checkpoints_total_limit:
-        for old in existing[: len(existing) - args.checkpoints_total_limit + 1]:
-            shutil.rmtree(old)
-    path = output_dir / f"checkpoint-{step}"
-    accelerator.save_state(str(path))
-    g_ab, _, d_a, _ = (accelerator.unwrap_model(m) for m in models)
-    CycleGAN(g_ab, discriminator_a=d_a).save_pretrained(path / "model")  # loadable snapshot for comparisons
-    logger.info(f"Saved {path}")
-
-
-def resolve_checkpoint(args, output_dir: Path) -> Path | None:
-    if not args.resume_from_checkpoint:
-        return None
-    if args.resume_from_checkpoint != "latest":
-        return Path(args.resume_from_checkpoint)
-    existing = checkpoint_steps(output_dir)
-    return existing[-1] if existing else None
-
-
-@torch.no_grad()
-def sample_grid(g_ab, g_ba, samples: list[dict], device) -> Image.Image:
-    """Per held-out photo: input | suit | blazer | reconstructed | face mask | person mask."""
-    tiles = []
-
-    def to_image(t: torch.Tensor) -> Image.Image:
-        array = ((t.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-        return Image.fromarray(array)
-
-    for sample in samples:
-        image = sample["image"][None].to(device)
-        suit = g_ab(image, torch.tensor([1], device=device))
-        blazer = g_ab(image, torch.tensor([0], device=device))
-        rec = g_ba(suit)
-        face = image * (0.4 + 0.6 * sample["face_mask"][None].to(device))
-        person = image * (0.4 + 0.6 * sample["person_mask"][None].to(device))
-        tiles += [to_image(x[0]) for x in (image, suit, blazer, rec, face, person)]
-    return image_grid(tiles, 6)
 
 
 def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
@@ -274,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError:
             report_to = "none"
     accelerator = Accelerator(
+        cpu=args.cpu,
         mixed_precision=args.mixed_precision,
         log_with=None if report_to == "none" else report_to,
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
@@ -287,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
         (output_dir / "logs").mkdir(parents=True, exist_ok=True)
         (output_dir / "training_args.json").write_text(json.dumps(vars(args), indent=2))
 
-    dataset = load_dataset_any(args.dataset)
+    with accelerator.main_process_first():  # a Hub dataset is downloaded (and cached) once, then read by the others
+        dataset = load_dataset_any(args.dataset)
     train_set = UnpairedImageDataset(dataset["train"], args.resolution, flip=True, seed=args.seed)
     loader = DataLoader(train_set, batch_size=args.train_batch_size, shuffle=True,
                         num_workers=args.dataloader_num_workers, drop_last=True)
@@ -303,15 +173,17 @@ def main(argv: list[str] | None = None) -> None:
     d_params = [p for p in chain(d_a.parameters(), d_b.parameters()) if p.requires_grad]
     opt_d = torch.optim.Adam(d_params, lr=args.discriminator_learning_rate or args.learning_rate,
                              betas=(args.adam_beta1, 0.999))
-    # Schedulers are stepped once per optimisation step on every process, so count steps directly.
-    schedule = lr_lambda(args.max_train_steps, args.decay_start)
+    # accelerate steps a prepared scheduler once per process at each optimisation step (for the larger global
+    # batch): count the schedule in those steps.
+    schedule = lr_lambda(args.max_train_steps * accelerator.num_processes, args.decay_start)
     sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
     sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, schedule)
     g_ab, g_ba, d_a, d_b, opt_g, opt_d, loader, sched_g, sched_d = accelerator.prepare(
         g_ab, g_ba, d_a, d_b, opt_g, opt_d, loader, sched_g, sched_d)
+    # The pools differ per process (each holds its own fakes): saved per process by save_checkpoint, not by accelerate,
+    # which writes registered objects from the main process only.
     pool_a, pool_b, progress = ImagePool(args.pool_size), ImagePool(args.pool_size), TrainingProgress()
-    for stateful in (pool_a, pool_b, progress):
-        accelerator.register_for_checkpointing(stateful)
+    accelerator.register_for_checkpointing(progress)
     models = (g_ab, g_ba, d_a, d_b)
     if accelerator.is_main_process and report_to != "none":
         accelerator.init_trackers("cyclegan-biz", config={k: v for k, v in vars(args).items() if v is not None})
@@ -320,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     checkpoint = resolve_checkpoint(args, output_dir)
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
+        load_pools(checkpoint, accelerator.process_index, (pool_a, pool_b))
         global_step = int(checkpoint.name.split("-")[1])
         accelerator.print(f"Resumed from {checkpoint} at step {global_step}")
     elif args.resume_from_checkpoint:
@@ -337,75 +210,43 @@ def main(argv: list[str] | None = None) -> None:
             epoch_loader = accelerator.skip_first_batches(loader, skip) if skip else loader
             for batch in epoch_loader:
                 started = time.perf_counter()
-                logs = train_step(batch, models, (opt_g, opt_d), (sched_g, sched_d), (pool_a, pool_b),
-                                  accelerator, args)
+                losses = train_step(batch, models, (opt_g, opt_d), (sched_g, sched_d), (pool_a, pool_b),
+                                    accelerator, args)
                 progress.seconds += time.perf_counter() - started
                 global_step += 1
                 bar.update(1)
-                bar.set_postfix(g=f"{logs['g_total']:.3f}", d=f"{logs['d_total']:.3f}")
-                if accelerator.is_main_process and global_step % args.log_steps == 0:
-                    logs.update(step=global_step, seconds=round(progress.seconds, 1), lr=sched_g.get_last_lr()[0])
-                    with log_file.open("a") as handle:
-                        handle.write(json.dumps(logs) + "\n")
-                    accelerator.log(logs, step=global_step)
+                if global_step % args.log_steps == 0:  # on every process: the mean over processes is collective
+                    logs = mean_over_processes(accelerator, losses)
+                    bar.set_postfix(g=f"{logs['g_total']:.3f}", d=f"{logs['d_total']:.3f}")
+                    if accelerator.is_main_process:
+                        logs.update(step=global_step, seconds=round(progress.seconds, 1), lr=sched_g.get_last_lr()[0])
+                        with log_file.open("a") as handle:
+                            handle.write(json.dumps(logs) + "\n")
+                        accelerator.log(logs, step=global_step)
                 if global_step % args.sample_steps == 0 and accelerator.is_main_process:
                     write_samples(accelerator, models, samples, output_dir, global_step)
                 if global_step % args.checkpointing_steps == 0:
-                    accelerator.wait_for_everyone()
-                    save_checkpoint(accelerator, args, output_dir, global_step, models)
+                    save_checkpoint(accelerator, args, output_dir, global_step, models, (pool_a, pool_b))
                 if global_step >= args.max_train_steps:
                     break
     except KeyboardInterrupt:
         accelerator.print("Interrupted: saving a checkpoint before exiting.")
-        save_checkpoint(accelerator, args, output_dir, global_step, models)
+        # No barriers: another process may not have been interrupted (or may be gone).
+        save_checkpoint(accelerator, args, output_dir, global_step, models, (pool_a, pool_b), synchronize=False)
         raise SystemExit(130) from None
     bar.close()
+    if not (output_dir / f"checkpoint-{global_step}").exists():
+        save_checkpoint(accelerator, args, output_dir, global_step, models, (pool_a, pool_b))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        if not (output_dir / f"checkpoint-{global_step}").exists():
-            save_checkpoint(accelerator, args, output_dir, global_step, models)
         write_samples(accelerator, models, samples, output_dir, global_step)
         CycleGAN(*(accelerator.unwrap_model(m) for m in models)).save_pretrained(output_dir)
         accelerator.print(f"Saved the model (Hub layout) to {output_dir}")
     accelerator.end_training()
 
 
-def train_step(batch, models, optimizers, schedulers, pools, accelerator, args) -> dict[str, float]:
-    g_ab, g_ba, d_a, d_b = models
-    opt_g, opt_d = optimizers
-    pool_a, pool_b = pools
-    # Discriminator gradients from the generator pass are discarded by opt_d.zero_grad below; toggling
-    # requires_grad instead would break DDP's gradient hooks.
-    total_g, losses, fake_a, fake_b = generator_losses(batch, g_ab, g_ba, d_a, d_b, args)
-    opt_g.zero_grad(set_to_none=True)
-    accelerator.backward(total_g)
-    opt_g.step()
-    # Discriminators on real images and on the history pool of fakes.
-    adv_a, cls_a = discriminator_losses(d_a, batch["image_a"], pool_a.query(fake_a), batch["gender_a"])
-    adv_b, cls_b = discriminator_losses(d_b, batch["image_b"], pool_b.query(fake_b), batch["gender_b"])
-    total_d = adv_a + adv_b + args.lambda_class * (cls_a + cls_b)
-    opt_d.zero_grad(set_to_none=True)
-    accelerator.backward(total_d)
-    opt_d.step()
-    for scheduler in schedulers:
-        scheduler.step()
-    logs = {name: float(value.detach()) for name, value in losses.items()}
-    logs.update(g_total=float(total_g.detach()), d_total=float(total_d.detach()), d_adv_a=float(adv_a.detach()),
-                d_adv_b=float(adv_b.detach()), d_class_a=float(cls_a.detach()), d_class_b=float(cls_b.detach()))
-    return logs
 
 
-def write_samples(accelerator, models, samples, output_dir: Path, step: int) -> None:
-    if not samples:
-        return
-    g_ab, g_ba = (accelerator.unwrap_model(m) for m in models[:2])
-    was_training = g_ab.training
-    g_ab.eval()
-    g_ba.eval()
-    sample_grid(g_ab, g_ba, samples, accelerator.device).save(output_dir / "samples" / f"step-{step:06d}.png")
-    if was_training:
-        g_ab.train()
-        g_ba.train()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,12 @@
-"""Training: the unpaired dataset (``dataset``) and the losses (``losses``). ``scripts/train.py`` runs the loop.
+"""Training (needs the ``train`` extra). ``scripts/train.py`` parses the options and runs the loop with accelerate.
+
+=================  ==========================================================================================
+``dataset``        folders of photos -> aligned crops with face/person/valid masks; the unpaired training view
+``losses``         LSGAN, cycle, identity, face-mask, background-uniformity and class losses
+``step``           one optimisation step (generator + discriminators), image pool, lr schedule, logged losses
+``checkpoints``    save / resume (per-process state included), fine-tuning from a saved model
+``samples``        sample grids written during training
+=================  ==========================================================================================
 
 Nothing at inference imports this package (the pipeline needs only ``cyclegan_biz.constants.PAD_VALUE``).
 """

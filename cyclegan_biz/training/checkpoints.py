@@ -1,0 +1,86 @@
+"""Checkpoints of a training run: accelerate's state (weights, optimisers, schedulers, random states per process),
+the image pools per process, a loadable model snapshot, and fine-tuning from a saved model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+from accelerate.logging import get_logger
+
+from ..models.cyclegan import CycleGAN
+
+logger = get_logger(__name__)
+
+
+class TrainingProgress:
+    """Checkpointable counters and the wall-clock time spent training (for equal-time comparisons)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def state_dict(self) -> dict:
+        return {"seconds": self.seconds}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seconds = float(state["seconds"])
+
+
+def checkpoint_steps(output_dir: Path) -> list[Path]:
+    return sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+
+
+def save_checkpoint(accelerator, args, output_dir: Path, step: int, models, pools, synchronize: bool = True) -> None:
+    """Called on every process: accelerate writes the weights and optimisers once (main process) and the random
+    states per process; the image pools are written per process here."""
+    if synchronize:
+        accelerator.wait_for_everyone()  # nobody still reading a checkpoint the main process is about to delete
+    path = output_dir / f"checkpoint-{step}"
+    if accelerator.is_main_process:
+        existing = checkpoint_steps(output_dir)
+        if args.checkpoints_total_limit and len(existing) >= args.checkpoints_total_limit:
+            for old in existing[: len(existing) - args.checkpoints_total_limit + 1]:
+                shutil.rmtree(old)
+    if synchronize:
+        accelerator.wait_for_everyone()
+    accelerator.save_state(str(path))
+    torch.save({name: pool.state_dict() for name, pool in zip("ab", pools, strict=True)},
+               path / f"image_pools_{accelerator.process_index}.pt")
+    if accelerator.is_main_process:
+        g_ab, _, d_a, _ = (accelerator.unwrap_model(m) for m in models)
+        CycleGAN(g_ab, discriminator_a=d_a).save_pretrained(path / "model")  # loadable snapshot for comparisons
+        logger.info(f"Saved {path}")
+    if synchronize:
+        accelerator.wait_for_everyone()
+
+
+def load_pools(checkpoint: Path, process_index: int, pools) -> None:
+    """This process's image pools from ``checkpoint`` (left empty when it was saved by fewer processes)."""
+    path = checkpoint / f"image_pools_{process_index}.pt"
+    if path.is_file():
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        for name, pool in zip("ab", pools, strict=True):
+            pool.load_state_dict(state[name])
+
+
+def resolve_checkpoint(args, output_dir: Path) -> Path | None:
+    if not args.resume_from_checkpoint:
+        return None
+    if args.resume_from_checkpoint != "latest":
+        return Path(args.resume_from_checkpoint)
+    existing = checkpoint_steps(output_dir)
+    return existing[-1] if existing else None
+
+
+def init_from(models, folder: Path, accelerator) -> None:
+    """Fine-tune: copy every matching tensor of a saved model (root + subfolders) into the new models."""
+    from safetensors.torch import load_file
+
+    for model, sub in zip(models, ("", "generator_b2a", "discriminator_a", "discriminator_b"), strict=True):
+        path = folder / sub / "diffusion_pytorch_model.safetensors"
+        if not path.is_file():
+            continue
+        state = {k: v.float() for k, v in load_file(str(path)).items()}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        accelerator.print(f"init from {path}: {len(missing)} new tensors {missing[:4]}, {len(unexpected)} unused")
