@@ -113,8 +113,10 @@ class HeadshotResult:
 
 
 # --- model files ---------------------------------------------------------------------------------------------------
-def resolve_model_dir(path_or_hub_id: str | os.PathLike | None = None, revision: str | None = None) -> Path:
-    """A local model folder: the bundled default (None), an existing folder, or a Hub id downloaded to the HF cache."""
+def resolve_model_dir(path_or_hub_id: str | os.PathLike | None = None, revision: str | None = None,
+                      allow_patterns: list[str] | None = HUB_PATTERNS) -> Path:
+    """A local model folder: the bundled default (None), an existing folder, or a Hub id downloaded to the HF cache
+    (only the files inference needs by default; ``allow_patterns=None`` downloads every file, e.g. for training)."""
     if path_or_hub_id is None:
         folder = DEFAULT_MODEL_DIR
         if not (folder / "config.json").is_file():
@@ -134,15 +136,15 @@ def resolve_model_dir(path_or_hub_id: str | os.PathLike | None = None, revision:
         return path
     if text.startswith((".", "/", "~", "\\")) or text.count("/") != 1 or text.endswith("/"):
         raise MissingWeightsError(f"{text}: no such model folder, and not a Hub id (owner/name).")
-    return _download(text, revision)
+    return _download(text, revision, allow_patterns)
 
 
-def _download(repo_id: str, revision: str | None) -> Path:
+def _download(repo_id: str, revision: str | None, allow_patterns: list[str] | None) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError
 
     try:
-        return Path(snapshot_download(repo_id=repo_id, revision=revision, allow_patterns=HUB_PATTERNS))
+        return Path(snapshot_download(repo_id=repo_id, revision=revision, allow_patterns=allow_patterns))
     except HFValidationError as err:
         raise MissingWeightsError(f"{repo_id}: no such model folder, and not a valid Hub id ({err}).") from err
     except Exception as err:  # noqa: BLE001 - offline, unknown repo, gated, ...: one clear message
@@ -273,9 +275,9 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:20]
 
 
-def onnx_files(folder: Path) -> dict[str, Path]:
+def onnx_files(folder: Path, export: bool = True) -> dict[str, Path]:
     """The ONNX files for ``folder``: the shipped ones (``model.onnx``, ``attire_classifier.onnx``), else exports
-    cached under ``onnx_cache_dir()`` (made now, once, if missing; that needs torch and onnx)."""
+    cached under ``onnx_cache_dir()`` (made now, once, if missing and ``export``; that needs torch and onnx)."""
     shipped = {"generator": folder / ONNX_GENERATOR, "classifier": folder / ONNX_CLASSIFIER}
     cache = onnx_cache_dir() / _fingerprint(folder)
     cached = {"generator": cache / ONNX_GENERATOR, "classifier": cache / ONNX_CLASSIFIER}
@@ -284,7 +286,7 @@ def onnx_files(folder: Path) -> dict[str, Path]:
     export_generator = not shipped["generator"].is_file() and not cached["generator"].is_file()
     export_classifier = (has_disc and not shipped["classifier"].is_file() and not cached["classifier"].is_file()
                          and not no_classifier.exists())
-    if export_generator or export_classifier:
+    if export and (export_generator or export_classifier):
         try:
             written = export_onnx(folder, cache, generator=export_generator, classifier=export_classifier)
         except ImportError as err:
@@ -516,6 +518,33 @@ class SelfieToBusinessPipeline:
         pipe = cls(runner, folder)
         pipe.load_seconds = time.perf_counter() - start
         return pipe
+
+    def save_pretrained(self, save_directory: str | os.PathLike, onnx: bool | None = None) -> Path:
+        """Write the model folder this pipeline runs, so that ``from_pretrained(save_directory)`` loads the same
+        pipeline: the generator (``config.json`` + safetensors at the root), ``discriminator_a/`` (the attire
+        classifier) and the model card (``README.md``) when there is one, i.e. the files a Hub download fetches
+        (``HUB_PATTERNS``). ONNX files: ``onnx=None`` copies those that exist (shipped, or exported into the cache
+        before); ``True`` also exports missing ones now (needs torch and onnx); ``False`` leaves them out."""
+        import shutil
+
+        from huggingface_hub.utils import filter_repo_objects
+
+        if self.model_dir is None:
+            raise ValueError("This pipeline was not loaded from a model folder: there is nothing to save.")
+        source_dir, target = Path(self.model_dir), Path(save_directory)
+        names = [p.relative_to(source_dir).as_posix() for p in sorted(source_dir.rglob("*")) if p.is_file()]
+        files = {name: source_dir / name for name in filter_repo_objects(names, allow_patterns=HUB_PATTERNS)
+                 if not name.endswith(".onnx")}
+        if onnx is not False:
+            exported = onnx_files(source_dir, export=bool(onnx))
+            files.update({ONNX_GENERATOR if kind == "generator" else ONNX_CLASSIFIER: path
+                          for kind, path in exported.items()})
+        for name, path in files.items():
+            destination = target / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if not destination.exists() or not destination.samefile(path):
+                shutil.copy2(path, destination)
+        return target
 
     @property
     def generator(self):

@@ -15,13 +15,10 @@ Targets (2-core CPU, model loaded): end to end median < 1.0 s (aim 0.5 s); cold 
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch (see cyclegan_biz/pipeline.py)
-
 import argparse
 import io
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -31,19 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
+from cyclegan_biz.testing import GENERATOR_SIZES, make_random_model  # the package sets OMP_WAIT_POLICY first
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "cyclegan_biz" / "examples" / "canada-095m.jpg"
 STAGES = ("decode", "face", "generator", "compose", "background", "encode")
-RANDOM_MODELS = {  # generator sizes: base_channels, num_res_blocks, resolution
-    "tiny": (8, 1, 64),
-    "shipped": (32, 6, 128),
-}
 TARGETS = {"end_to_end_p50_s": 1.0, "cold_start_s": 5.0, "peak_rss_mb": 1536}
 
 COLD_START = r"""
 import os, sys, time, json, io, resource
 start = time.perf_counter()
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
 imported = time.perf_counter()
 pipe = SelfieToBusinessPipeline.from_pretrained(sys.argv[1] or None, engine=sys.argv[2], device="cpu")
@@ -73,26 +67,6 @@ def make_photo(folder: Path, width: int = 3000, height: int = 4000) -> Path:
     path = folder / f"selfie-{width}x{height}.jpg"
     canvas.save(path, quality=92)
     return path
-
-
-def make_random_model(folder: Path, kind: str, discriminator: str) -> Path:
-    """Randomly initialised model in the shipped layout (fp16, generator at the root, discriminator_a)."""
-    import torch
-
-    from cyclegan_biz.models.discriminator import CycleBizDiscriminator
-    from cyclegan_biz.models.generator import CycleBizGenerator
-    from cyclegan_biz.models.projected_discriminator import CycleBizProjectedDiscriminator
-
-    torch.manual_seed(0)
-    base, blocks, resolution = RANDOM_MODELS[kind]
-    CycleBizGenerator(base_channels=base, num_res_blocks=blocks, resolution=resolution).half().save_pretrained(folder)
-    if discriminator == "projected":
-        disc = CycleBizProjectedDiscriminator(pretrained_backbone=False)
-    else:
-        tiny = kind == "tiny"
-        disc = CycleBizDiscriminator(base_channels=base if tiny else 64, num_layers=2 if tiny else 3)
-    disc.half().save_pretrained(folder / "discriminator_a")
-    return folder
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -187,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", default=None, help="model folder or Hub id (default: the bundled model)")
-    source.add_argument("--random-model", choices=sorted(RANDOM_MODELS),
+    source.add_argument("--random-model", choices=sorted(GENERATOR_SIZES),
                         help="benchmark a randomly initialised model of this size instead")
     parser.add_argument("--discriminator", choices=("patch", "projected"), default="patch",
                         help="discriminator A of --random-model (its class head picks the attire)")
@@ -206,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         photo = args.photo or make_photo(tmp_dir)
         model = args.model
         if args.random_model:
-            model = str(make_random_model(tmp_dir / "model", args.random_model, args.discriminator))
+            model = str(make_random_model(tmp_dir / "model", args.random_model, args.discriminator, half=True))
         if "onnx" in args.engines:
             # Export once (into the model folder for a random model, else the user cache), so the cold start of
             # the onnx engine measures what a user with a shipped model.onnx gets.
@@ -220,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()
         results: dict = {
             "photo": {"path": str(args.photo or "generated"), "pixels": None}, "size": args.size,
-            "model": args.model or (f"random {args.random_model} {RANDOM_MODELS[args.random_model]}, "
+            "model": args.model or (f"random {args.random_model} {GENERATOR_SIZES[args.random_model]}, "
                                     f"discriminator {args.discriminator}" if args.random_model else "bundled"),
             "system": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine(),
                        "load_average_before": load_before},

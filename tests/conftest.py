@@ -8,14 +8,14 @@ import os
 # Quieten mediapipe (glog) and TensorFlow Lite before anything imports them.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# OpenMP threads sleep instead of spinning: on 2 shared cores spinning made torch many times slower.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
+
+import cyclegan_biz  # noqa: E402, F401 - before any test module imports torch: it sets OMP_WAIT_POLICY
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "cyclegan_biz" / "examples"
 

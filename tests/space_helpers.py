@@ -22,16 +22,11 @@ APP = ROOT / "space" / "app.py"
 def make_tiny_model(folder: str | os.PathLike, seed: int = 0) -> Path:
     """A randomly initialised model in the Hub layout (generator at the root, discriminator A with its attire head
     below), small enough to run in about a second on a CPU."""
-    import torch
-
-    from cyclegan_biz.models.discriminator import CycleBizDiscriminator
-    from cyclegan_biz.models.generator import CycleBizGenerator
+    from cyclegan_biz.testing import make_random_model
 
     folder = Path(folder)
     if not (folder / "config.json").is_file():
-        torch.manual_seed(seed)
-        CycleBizGenerator(base_channels=8, num_res_blocks=1, resolution=64).save_pretrained(folder)
-        CycleBizDiscriminator(base_channels=8, num_layers=2).save_pretrained(folder / "discriminator_a")
+        make_random_model(folder, seed=seed)
     return folder
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: sleeping OpenMP threads (see pipeline.py)
-
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,12 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from cyclegan_biz import __version__, cli
-from cyclegan_biz.models.discriminator import CycleBizDiscriminator
-from cyclegan_biz.models.generator import CycleBizGenerator
+from cyclegan_biz.testing import make_random_model
 
 EXAMPLES = Path(cli.__file__).parent / "examples"
 MAN = EXAMPLES / "canada-095m.jpg"
@@ -37,11 +32,7 @@ def private_onnx_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-model-cli")
-    torch.manual_seed(0)
-    CycleBizGenerator(base_channels=8, num_res_blocks=1, resolution=64).save_pretrained(folder)
-    CycleBizDiscriminator(base_channels=8, num_layers=2).save_pretrained(folder / "discriminator_a")
-    return folder
+    return make_random_model(tmp_path_factory.mktemp("tiny-model-cli"))
 
 
 @pytest.fixture(scope="session")

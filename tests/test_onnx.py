@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: sleeping OpenMP threads (see pipeline.py)
-
 import runpy
 import shutil
 from pathlib import Path
@@ -18,6 +14,7 @@ from cyclegan_biz import pipeline as pipeline_module
 from cyclegan_biz.models.discriminator import CycleBizDiscriminator
 from cyclegan_biz.models.generator import CycleBizGenerator
 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+from cyclegan_biz.testing import make_random_model
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -29,11 +26,8 @@ MAN = Path(pipeline_module.__file__).parent / "examples" / "canada-095m.jpg"
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-model-onnx")
-    torch.manual_seed(1)  # fp16, as the bundled model is stored
-    CycleBizGenerator(base_channels=8, num_res_blocks=1, resolution=64).half().save_pretrained(folder)
-    CycleBizDiscriminator(base_channels=8, num_layers=2).half().save_pretrained(folder / "discriminator_a")
-    return folder
+    # fp16, as the bundled model is stored
+    return make_random_model(tmp_path_factory.mktemp("tiny-model-onnx"), half=True, seed=1)
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: sleeping OpenMP threads (see pipeline.py)
-
 import io
 import threading
 from pathlib import Path
@@ -21,9 +17,9 @@ from cyclegan_biz.constants import PAD_VALUE
 from cyclegan_biz.errors import CycleBizError, FaceTooSmallError, MissingWeightsError, NoFaceError
 from cyclegan_biz.face import CANONICAL_FACE_SIZE, align_face, detect_face, face_mask
 from cyclegan_biz.imageio import load_rgb_array
-from cyclegan_biz.models.discriminator import CycleBizDiscriminator
-from cyclegan_biz.models.generator import ATTIRE_CLASSES, CycleBizGenerator
+from cyclegan_biz.models.generator import ATTIRE_CLASSES
 from cyclegan_biz.pipeline import HeadshotResult, SelfieToBusinessPipeline, decode
+from cyclegan_biz.testing import make_random_model
 
 EXAMPLES = Path(pipeline_module.__file__).parent / "examples"
 MAN = EXAMPLES / "canada-095m.jpg"
@@ -32,11 +28,7 @@ WOMAN = EXAMPLES / "canada-010f.jpg"
 
 def make_tiny_model(folder: Path, discriminator: bool = True, seed: int = 0) -> Path:
     """A randomly initialised model in the Hub layout: generator at the root, discriminator A below."""
-    torch.manual_seed(seed)
-    CycleBizGenerator(base_channels=8, num_res_blocks=1, resolution=64).save_pretrained(folder)
-    if discriminator:
-        CycleBizDiscriminator(base_channels=8, num_layers=2).save_pretrained(folder / "discriminator_a")
-    return folder
+    return make_random_model(folder, discriminator="patch" if discriminator else None, seed=seed)
 
 
 @pytest.fixture(scope="session")
@@ -349,9 +341,7 @@ def test_hub_id_offline_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_fp16_weights_load_as_float32(tmp_path):
-    torch.manual_seed(0)
-    CycleBizGenerator(base_channels=8, num_res_blocks=1, resolution=64).half().save_pretrained(tmp_path)
-    CycleBizDiscriminator(base_channels=8, num_layers=2).half().save_pretrained(tmp_path / "discriminator_a")
+    make_random_model(tmp_path, half=True)
     pipe = SelfieToBusinessPipeline.from_pretrained(tmp_path, engine="torch")
     assert next(pipe.generator.parameters()).dtype == torch.float32
     assert pipe(MAN, size=128).attire_confidence is not None

@@ -1,4 +1,4 @@
-"""A few-step training run on a tiny dataset: checkpoints, exact resume, Hub-layout export."""
+"""A few-step training run on a tiny dataset: checkpoints, exact resume, Hub-layout export, two DDP processes."""
 
 import json
 import os
@@ -68,7 +68,17 @@ def test_training_writes_checkpoints_logs_samples_and_hub_export(tiny_dataset, t
         assert (out / sub / "diffusion_pytorch_model.safetensors").is_file()
 
 
-def test_resume_latest_continues_exactly(tiny_dataset, tmp_path):
+@pytest.fixture
+def one_thread():
+    """Exact comparisons need one CPU thread: with two, the backward of the projected discriminator sums in a varying
+    order (two identical 4-step runs differed by 1e-3; with one thread, by 0)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_resume_latest_continues_exactly(tiny_dataset, tmp_path, one_thread):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     args = ["--max_train_steps", "4", "--checkpointing_steps", "2", "--sample_steps", "100",
             "--discriminator", "projected", "--pool_size", "2"]
@@ -86,16 +96,38 @@ def test_resume_latest_continues_exactly(tiny_dataset, tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
 
 
-def test_accelerate_launch_runs_the_script(tiny_dataset, tmp_path):
+def _launch(dataset: Path, output: Path, *extra: str) -> list[dict]:
+    """``accelerate launch --multi_gpu --num_processes 2 scripts/train.py --cpu``: two CPU processes, DDP on gloo."""
     accelerate = Path(sys.executable).with_name("accelerate")
-    env = {**os.environ, "ACCELERATE_CONFIG_FILE": str(tmp_path / "none.yaml")}
+    env = {**os.environ, "ACCELERATE_CONFIG_FILE": str(output.parent / "none.yaml"), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [str(accelerate), "launch", "--cpu", "--num_processes", "1", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "scripts" / "train.py"),
-         "--dataset", str(tiny_dataset), "--output_dir", str(tmp_path / "launched"), *TINY,
-         "--max_train_steps", "1", "--checkpointing_steps", "1", "--discriminator", "patch"],
-        capture_output=True, text=True, env=env, timeout=600,
+        [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "scripts" / "train.py"), "--cpu",
+         "--dataset", str(dataset), "--output_dir", str(output), *TINY, "--discriminator", "patch",
+         "--max_train_steps", "4", "--checkpointing_steps", "2", "--sample_steps", "100", "--pool_size", "2", *extra],
+        capture_output=True, text=True, env=env, timeout=300,
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "launched" / "checkpoint-1").is_dir()
-    assert (tmp_path / "launched" / "config.json").is_file()
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in (output / "logs" / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_two_processes_train_checkpoint_and_resume_exactly(tiny_dataset, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    log = _launch(tiny_dataset, straight)
+    # One log line per step (written once, by the main process), lr decaying over the 4 steps as with one process.
+    assert [row["step"] for row in log] == [1, 2, 3, 4] and [row["lr"] for row in log] == [2e-4, 2e-4, 1e-4, 0.0]
+    checkpoint = straight / "checkpoint-2"
+    for per_process in ("random_states_{}.pkl", "image_pools_{}.pt"):
+        assert all((checkpoint / per_process.format(rank)).is_file() for rank in (0, 1))
+    assert (checkpoint / "model" / "config.json").is_file() and (straight / "config.json").is_file()
+    resumed.mkdir()
+    shutil.copytree(checkpoint, resumed / "checkpoint-2")
+    resumed_log = _launch(tiny_dataset, resumed, "--resume_from_checkpoint", "latest")
+    assert [row["step"] for row in resumed_log] == [3, 4]
+    for a, b in zip(log[2:], resumed_log, strict=True):  # the same losses, averaged over both processes
+        assert a["g_total"] == pytest.approx(b["g_total"], rel=1e-5) and a["d_total"] == pytest.approx(b["d_total"])
+    for sub in ("", "discriminator_b"):
+        a = load_file(straight / sub / "diffusion_pytorch_model.safetensors")
+        b = load_file(resumed / sub / "diffusion_pytorch_model.safetensors")
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)

@@ -47,8 +47,10 @@ class CycleGAN:
 
     @classmethod
     def from_pretrained(cls, folder_or_hub_id: str | Path, torch_dtype: torch.dtype | None = None) -> CycleGAN:
-        """Load every part present. A Hub id is downloaded first (then cached)."""
-        folder = local_folder(folder_or_hub_id)
+        """Load every part present. A Hub id is downloaded first (all of it, then cached)."""
+        from ..pipeline import resolve_model_dir  # phase 2 of issue 9 moves Hub resolution to pipeline/hub.py
+
+        folder = resolve_model_dir(folder_or_hub_id, allow_patterns=None)
         kwargs = {"torch_dtype": torch_dtype} if torch_dtype else {}
         parts: dict[str, nn.Module] = {"generator_a2b": CycleBizGenerator.from_pretrained(folder, **kwargs)}
         for name, sub in SUBFOLDERS.items():
@@ -59,16 +61,6 @@ class CycleGAN:
             # A local subfolder is loaded by path: diffusers would prefer the root's weights to the subfolder's.
             parts[name] = model_cls.from_pretrained(folder / sub, **kwargs)
         return cls(**parts)
-
-
-def local_folder(folder_or_hub_id: str | Path) -> Path:
-    """A local model folder as is; a Hub id is downloaded (or taken from the cache) with huggingface_hub."""
-    path = Path(folder_or_hub_id)
-    if path.is_dir():
-        return path
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(str(folder_or_hub_id)))
 
 
 def discriminator_class(config_path: str | Path) -> type:

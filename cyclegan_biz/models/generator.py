@@ -1,4 +1,5 @@
-"""CycleGAN ResNet generator conditioned on the target attire (StarGAN-style one-hot input planes)."""
+"""CycleGAN ResNet generator conditioned on the target attire: a learnt per-channel shift after the instance norm of
+every residual block (see ``ResidualBlock``)."""
 
 from __future__ import annotations
 
@@ -51,8 +52,11 @@ def upsample_block(in_channels: int, out_channels: int, mode: str) -> list[nn.Mo
 class CycleBizGenerator(ModelMixin, ConfigMixin):
     """ResNet generator (Johnson et al. / CycleGAN) mapping [-1, 1] RGB to [-1, 1] RGB.
 
-    With ``num_attire_classes > 0`` the requested attire is fed as constant one-hot planes next to the image, so
-    one model dresses in a suit or a blazer on request. ``attire=None`` gives equal weight to every class.
+    With ``num_attire_classes > 0`` the requested attire (class ids, or per-class weights such as classifier
+    probabilities) shifts the features of every residual block after its instance norm, so one model dresses in a
+    suit or a blazer on request. ``attire=None`` gives equal weight to every class. The attire vector is also
+    concatenated as constant planes to the input (the first conditioning, kept so saved weights still load), but
+    the first instance norm subtracts that away: the residual-block shifts are what condition the output.
     """
 
     @register_to_config
