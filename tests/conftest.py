@@ -18,6 +18,21 @@ from PIL import Image  # noqa: E402
 import cyclegan_biz  # noqa: E402, F401 - before any test module imports torch: it sets OMP_WAIT_POLICY
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "cyclegan_biz" / "examples"
+SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script("evaluate")``: ``scripts/evaluate.py`` as a module (``scripts/`` is not a package)."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"scripts_{name}", SCRIPTS_DIR / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ pipeline, the staged Hub folder of ``scripts/push_to_hub.py`` (offline), and who
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -70,11 +69,8 @@ def test_save_pretrained_exports_onnx_on_request(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def push_script():
-    spec = importlib.util.spec_from_file_location("push_to_hub", ROOT / "scripts" / "push_to_hub.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def push_script(load_script):
+    return load_script("push_to_hub")
 
 
 def test_push_to_hub_dry_run_stages_the_hub_folder_offline(push_script, tmp_path, monkeypatch, capsys):

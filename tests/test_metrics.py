@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -271,11 +270,8 @@ def _photo_folder(folder: Path, images: list[Path], flip: bool = False, genders:
 
 
 @pytest.fixture(scope="module")
-def evaluate_script():
-    spec = importlib.util.spec_from_file_location("evaluate_script", ROOT / "scripts" / "evaluate.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
+def evaluate_script(load_script):
+    return load_script("evaluate")
 
 
 @pytest.fixture(scope="module")
