@@ -1,6 +1,6 @@
 """Selfie in, business headshot out: ``SelfieToBusinessPipeline``.
 
-    from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+    from cyclegan_biz import SelfieToBusinessPipeline
 
     pipe = SelfieToBusinessPipeline.from_pretrained()          # the bundled model; or a folder / Hub id
     result = pipe("selfie.jpg", attire="auto", background="studio-grey", size=1024, aspect="1:1")
