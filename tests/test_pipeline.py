@@ -285,6 +285,32 @@ def test_framing_4_5_extends_up_and_down():
     assert bigger.scale == pytest.approx(framing.scale * 8)
 
 
+def _at_offset(mask: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of ``mask`` whose buffer starts ``offset`` bytes into a fresh allocation (another memory alignment)."""
+    buffer = np.zeros(mask.size + 64, dtype=np.uint8)[offset:offset + mask.size].reshape(mask.shape)
+    buffer[...] = mask
+    return buffer
+
+
+def test_face_alpha_is_exact_whatever_the_memory_alignment():
+    """Pixel distances are roots of whole numbers: inner_distance returns exactly those (OpenCV's precise transform
+    alone gives e.g. 7.0000005 for 7 depending on buffer alignment, which flipped face-alpha pixels at run time)."""
+    from cyclegan_biz.compose import face_alpha
+
+    blend = FaceBlend(erode=5.0, sigma=1.0, core_radius=7.0)  # thresholds on whole-number distances
+    for size in (40, 101, 128):
+        mask = np.zeros((size, size + 3), dtype=np.uint8)
+        mask[size // 5:-size // 5, size // 6:-size // 6] = 1
+        mask[size // 2:, size // 2:] = 0  # an L shape: diagonal distances too
+        depths = [inner_distance(_at_offset(mask, offset)) for offset in range(0, 32, 4)]
+        exact = np.sqrt(np.rint(np.square(depths[0], dtype=np.float64))).astype(np.float32)
+        alphas = [face_alpha(_at_offset(mask, offset), blend) for offset in range(0, 32, 4)]
+        for depth, alpha in zip(depths, alphas, strict=True):
+            np.testing.assert_array_equal(depth, exact)
+            np.testing.assert_array_equal(alpha, alphas[0])
+        assert (exact == 7.0).any()  # the threshold value itself occurs
+
+
 def test_pipeline_is_thread_safe(pipe):
     sources = [MAN, WOMAN, MAN, WOMAN]
     expected = [np.asarray(pipe(s, size=128, attire="suit").image) for s in sources]
