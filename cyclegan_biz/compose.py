@@ -57,7 +57,7 @@ def parse_color(value: str | tuple | list) -> tuple[int, int, int]:
             f"Unknown background colour {value!r}. Use a name (white, lightgray, navy, studio-grey), "
             "a hex code (#c5c7c9) or R,G,B (197,199,201)."
         ) from None
-    return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
+    return parse_color(list(rgb[:3]))  # "rgb(300,0,0)" parses, but is no colour: the range check refuses it
 
 
 # --- framing -------------------------------------------------------------------------------------------------------

@@ -360,8 +360,64 @@ def test_hub_id_downloads_with_huggingface_hub(monkeypatch, tiny_model):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
     pipe = SelfieToBusinessPipeline.from_pretrained("someone/selfie2biz", engine="torch", revision="v1")
     assert calls[0][:2] == ("someone/selfie2biz", "v1")
-    assert "discriminator_a/*" in calls[0][2]
+    assert "discriminator_a/config.json" in calls[0][2] and "discriminator_a/*.safetensors*" in calls[0][2]
+    weights = [pattern for pattern in calls[0][2] if "diffusion_pytorch_model" in pattern or "/*" in pattern]
+    assert weights and all(".safetensors" in pattern for pattern in weights)  # never a pickle
     assert pipe.model_dir == tiny_model
+
+
+@pytest.fixture
+def diffusers_messages():
+    """What diffusers logs (its own handler writes to the stderr of import time, which capfd cannot see)."""
+    import logging
+
+    messages: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("diffusers")
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)
+
+
+def test_pickle_weights_are_refused_plainly(tmp_path, tiny_model, capfd, diffusers_messages):
+    """A folder with only a pickle .bin: a plain refusal, before diffusers could offer 'unsafe serialization'."""
+    import shutil
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_model, folder)
+    (folder / "diffusion_pytorch_model.safetensors").unlink()
+    torch.save({}, folder / "diffusion_pytorch_model.bin")
+    with pytest.raises(MissingWeightsError, match=r"no diffusion_pytorch_model\.safetensors.*pickle"):
+        SelfieToBusinessPipeline.from_pretrained(folder, engine="torch")
+    printed = capfd.readouterr()
+    said = printed.err + printed.out + " ".join(diffusers_messages)
+    assert "unsafe" not in said and "allow_pickle" not in said
+
+
+def test_loading_without_accelerate_prints_nothing(monkeypatch, tiny_model, capfd, diffusers_messages):
+    """A fresh install without accelerate: no 'accelerate was not found ... low_cpu_mem_usage' lines."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "accelerate" else find_spec(name, *args))
+    from diffusers.models import modeling_utils
+
+    monkeypatch.setattr(modeling_utils, "is_accelerate_available", lambda: False)
+    SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu")
+    printed = capfd.readouterr()
+    assert "accelerate" not in printed.err + printed.out + " ".join(diffusers_messages)
+
+
+def test_several_faces_are_reported(pipe, example_rgb):
+    other = load_rgb_array(WOMAN)[:, ::-1]
+    small = np.asarray(Image.fromarray(other).resize((other.shape[1] * 3 // 5, other.shape[0] * 3 // 5)))
+    canvas = np.full((example_rgb.shape[0], example_rgb.shape[1] + small.shape[1] + 40, 3), 200, np.uint8)
+    canvas[:, :example_rgb.shape[1]] = example_rgb
+    canvas[60:60 + small.shape[0], example_rgb.shape[1] + 40:] = small
+    assert pipe(canvas, size=128, attire="suit").faces_found == 2
+    assert pipe(example_rgb, size=128, attire="suit").faces_found == 1
 
 
 def test_hub_id_offline_is_a_clear_error(monkeypatch, tmp_path):
