@@ -541,26 +541,27 @@ class RequestSizeLimit:
             await self._refuse(send)
             return
         received = 0
-        started = False
+        started = refused = False
 
         async def bounded_receive():
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
-                raise _BodyTooLarge
+            if received > self.limit and not refused:
+                refused = True
+                if not started:
+                    await self._refuse(send)
+                return {"type": "http.disconnect"}  # the app stops reading: the rest is never buffered
             return message
 
-        async def tracking_send(message) -> None:
+        async def guarded_send(message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 has been sent instead
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, bounded_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+        await self.app(scope, bounded_receive, guarded_send)
 
     @staticmethod
     async def _refuse(send) -> None:
@@ -569,10 +570,6 @@ class RequestSizeLimit:
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 # --- the page -------------------------------------------------------------------------------------------------------
