@@ -346,13 +346,13 @@ def read_photo(photo: Any, session: str = "") -> bytes:
     text = photo.get("path") if isinstance(photo, dict) else photo
     if not isinstance(text, str) or not text or "\0" in text:
         raise _unavailable()  # data: URLs too: images arrive through the upload route only (one size limit)
-    data = _memory.get(session, text)
+    data = _uploads.claim(text)  # first: the same photo uploaded again must not stay on disk
     if data is None:
-        data = _uploads.claim(text)
-        if data is None:
-            raise _unavailable()
-        if text not in _uploads.examples:
-            _memory.put(session, text, data)
+        data = _memory.get(session, text)
+    elif text not in _uploads.examples:
+        _memory.put(session, text, data)
+    if data is None:
+        raise _unavailable()
     return data
 
 

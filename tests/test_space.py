@@ -162,6 +162,10 @@ def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_
     image_path2, label, info, _ = app.make_headshot(payload, "auto", "#c5c7c9", "square", request=request)
     assert seen[-1][0] == data and label == {"Blazer": 0.7, "Suit": 0.3} and "70% sure" in info
     assert [p for p in cache.rglob("*") if p.is_file()] == [Path(image_path2)]
+    # The same photo uploaded again (gradio_client does that: the same path) is deleted again, not left on disk.
+    assert upload("my selfie.jpg", data) == payload
+    image_path2, *_ = app.make_headshot(payload, "suit", "#c5c7c9", "square", request=request)
+    assert [p for p in cache.rglob("*") if p.is_file()] == [Path(image_path2)]
     # Another session cannot use this session's photo.
     with pytest.raises(app.gr.Error, match="upload it again"):
         app.make_headshot(payload, request=SimpleNamespace(session_hash="session-2"))
@@ -290,6 +294,7 @@ def test_api_with_gradio_client(space_server, user_photo, tmp_path):
         handle_file(str(user_photo)), "auto", "#c5c7c9", "portrait", api_name="/headshot")
     assert Image.open(image_path).size == (1024, 1280)
     assert attire["label"].lower() in ("suit", "blazer") and "sure" in info
+    assert _files_with_bytes(space_server.cache, user_photo.read_bytes()) == []  # uploaded again: deleted again
 
 
 @pytest.mark.browser
