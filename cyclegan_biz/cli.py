@@ -8,13 +8,14 @@ import io
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import CycleBizError
+from .errors import CycleBizError, OutputNotWritableError
 
 # Let OpenMP threads sleep when idle (see pipeline.py); must happen before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -192,18 +193,39 @@ def output_targets(files: Sequence[Path], output: Path, extension: str) -> list[
     return targets
 
 
+def _not_writable(path: Path, err: OSError) -> OutputNotWritableError:
+    reason = err.strerror or type(err).__name__
+    if isinstance(err, (FileExistsError, NotADirectoryError)):
+        reason = "a file is in the way (a folder is needed there)"
+    return OutputNotWritableError(f"cannot write to {path}: {reason}. Choose another --output.")
+
+
+def ensure_writable(folder: Path, shown: Path | None = None) -> None:
+    """Create ``folder`` if needed and check that a file can be written in it, before any work is done; the error
+    names ``shown`` (the user's --output), never a temporary file."""
+    shown = shown or folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise _not_writable(shown, err) from None
+
+
 def save_image(image, target: Path) -> None:
     """Write atomically (no half-written file when interrupted), in the format of the file's suffix."""
     fmt = OUTPUT_FORMATS.get(target.suffix.lower(), "JPEG")
     options = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95}, "PNG": {}}[fmt]
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         image.save(tmp, format=fmt, **options)
         os.replace(tmp, target)
+    except OSError as err:
+        raise _not_writable(target, err) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _load_pipeline(args: argparse.Namespace):
@@ -213,11 +235,13 @@ def _load_pipeline(args: argparse.Namespace):
 
 
 def convert_files(pipe_factory, pairs: Sequence[tuple[Path, Path]], args: argparse.Namespace,
-                  overwrite: bool, report) -> list[dict[str, Any]]:
-    """Convert each (input, target); failures are reported (one line each) and recorded, never raised."""
+                  overwrite: bool, report, results: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Convert each (input, target); failures are reported (one line each) and recorded, never raised. Entries are
+    appended to ``results`` as they are made, so a caller still has them when the model fails to load or on
+    Ctrl-C (which are raised)."""
     from tqdm.auto import tqdm
 
-    results: list[dict[str, Any]] = []
+    results = [] if results is None else results
     pipe = None
     inputs = {_real(source) for source, _ in pairs}
     bar = tqdm(total=len(pairs), unit="photo", file=sys.stderr, disable=len(pairs) < 2 or None, leave=False)
@@ -250,8 +274,12 @@ def convert_files(pipe_factory, pairs: Sequence[tuple[Path, Path]], args: argpar
                 report(one_line(source, err))
                 entry.update(ok=False, error=" ".join(str(err).split()), error_type=type(err).__name__)
             else:
+                if result.faces_found > 1:
+                    report(f"warning: {source}: {result.faces_found} faces in the photo; the largest was used "
+                           "(crop the photo to choose another)")
                 entry.update(ok=True, attire=result.attire, attire_confidence=result.attire_confidence,
-                             face_box=[round(v, 1) for v in result.face_box], size=list(result.image.size),
+                             face_box=[round(v, 1) for v in result.face_box], faces_found=result.faces_found,
+                             size=list(result.image.size),
                              timings={k: round(v, 4) for k, v in result.timings.items()})
             bar.update()
     finally:
@@ -289,22 +317,49 @@ def run_convert(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     for entry, problem in problems:
         report(f"error: {entry}: {problem}")
-    results = convert_files(lambda: _load_pipeline(args), list(zip(files, targets, strict=True)), args,
-                            args.overwrite, report)
+    results: list[dict[str, Any]] = []
+    stopped: BaseException | None = None
+    try:
+        if files:  # before any photo is converted: a folder that cannot be written fails now, by its name
+            ensure_writable(output.parent if file_mode else output, output)
+        convert_files(lambda: _load_pipeline(args), list(zip(files, targets, strict=True)), args,
+                      args.overwrite, report, results)
+    except (CycleBizError, KeyboardInterrupt) as err:
+        if not args.json or (os.environ.get(DEBUG_ENV) and not isinstance(err, KeyboardInterrupt)):
+            raise  # main() prints it
+        stopped = err
     results += [{"input": entry, "output": None, "ok": False, "error": problem, "error_type": "NoInput"}
                 for entry, problem in problems]
-    converted = sum(r["ok"] for r in results)
+    converted = sum(bool(r.get("ok")) for r in results)
     failed = len(results) - converted
     where = str(output) if file_mode else f"{output}{os.sep}"
     summary = f"Converted {converted} of {len(results)} photo{'s' if len(results) != 1 else ''} into {where}"
     summary += f" ({failed} failed)." if failed else "."
-    if args.json:
-        print(json.dumps({"version": __version__, "output": str(output), "converted": converted, "failed": failed,
-                          "results": results}, indent=2))
-        print(summary, file=sys.stderr)
-    else:
+    if not args.json:
         print(summary)
-    return 0 if failed == 0 and results else 1
+        return 0 if failed == 0 and results else 1
+    document = {"version": __version__, "output": str(output), "converted": converted, "failed": failed,
+                "results": results}
+    if stopped is not None:
+        document.update(json_stop(stopped, results))
+        print("interrupted" if document["interrupted"] else f"error: {document['error']}", file=sys.stderr)
+    print(json.dumps(document, indent=2))
+    print(summary, file=sys.stderr)
+    if isinstance(stopped, KeyboardInterrupt):
+        return 130
+    return 0 if failed == 0 and results and stopped is None else 1
+
+
+def json_stop(err: BaseException, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``--json`` fields of a run that stopped early (the model failed to load, Ctrl-C); the photo in progress
+    is marked as not converted."""
+    interrupted = isinstance(err, KeyboardInterrupt)
+    message = "interrupted" if interrupted else " ".join(str(err).split())
+    kind = type(err).__name__
+    for entry in results:
+        if "ok" not in entry:
+            entry.update(ok=False, error=message, error_type=kind)
+    return {"interrupted": interrupted, "error": message, "error_type": kind}
 
 
 def before_after_sheet(pairs: Sequence[tuple[Path, Path]], tile: int = 384):
@@ -331,6 +386,7 @@ def run_demo(args: argparse.Namespace) -> int:
     examples = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in OUTPUT_FORMATS)
     if not examples:
         raise CycleBizError(f"The example photos are missing from {EXAMPLES_DIR}; reinstall cyclegan-biz.")
+    ensure_writable(output)
     pipe = _load_pipeline(args)  # fails early, with advice, when the model is missing
     print(f"Converting {len(examples)} example selfies with {pipe.model_dir} ({pipe.engine.name}) ...")
     pairs = list(zip(examples, output_targets(examples, output, "jpg"), strict=True))

@@ -57,7 +57,7 @@ def parse_color(value: str | tuple | list) -> tuple[int, int, int]:
             f"Unknown background colour {value!r}. Use a name (white, lightgray, navy, studio-grey), "
             "a hex code (#c5c7c9) or R,G,B (197,199,201)."
         ) from None
-    return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
+    return parse_color(list(rgb[:3]))  # "rgb(300,0,0)" parses, but is no colour: the range check refuses it
 
 
 # --- framing -------------------------------------------------------------------------------------------------------
@@ -185,8 +185,15 @@ class FaceBlend:
 
 
 def inner_distance(mask: np.ndarray) -> np.ndarray:
-    """Distance (float32 px) of each pixel of a 0/1 mask to the nearest 0 pixel: ``> r`` is the mask eroded by r."""
-    return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    """Distance (float32 px) of each pixel of a 0/1 mask to the nearest 0 pixel: ``> r`` is the mask eroded by r.
+
+    Exact by construction: a Euclidean distance between pixels is the root of a whole number, but OpenCV's precise
+    transform returns it with a last-bit error that depends on the output buffer's memory alignment (7.0 or
+    7.0000005), which flipped pixels at a threshold of exactly 7 from run to run. Rounding the squared distance to
+    the whole number it must be makes the result the same on every run, thread and machine."""
+    distance = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    squared = np.rint(np.square(distance, dtype=np.float64))
+    return np.sqrt(squared).astype(np.float32)
 
 
 def face_alpha(mask: np.ndarray, blend: FaceBlend) -> np.ndarray:

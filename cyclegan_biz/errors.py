@@ -23,3 +23,7 @@ class FaceTooSmallError(CycleBizError):
 
 class MissingWeightsError(CycleBizError):
     """A model's weights are not on disk and cannot be downloaded."""
+
+
+class OutputNotWritableError(CycleBizError):
+    """The output file or folder cannot be written (read-only, a file in the way, no permission)."""

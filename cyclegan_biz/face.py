@@ -6,7 +6,7 @@ Everything works on upright 8-bit RGB arrays (see ``imageio.load_rgb_array``) in
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from typing import Protocol
 
@@ -36,6 +36,8 @@ class Face:
     points: np.ndarray  # (N, 2) float32, x/y in pixels
     groups: dict[str, np.ndarray] = field(repr=False)  # eye_a, eye_b, mouth, brows, outline
     backend: str = "mediapipe"
+    # How many faces the detector found in the image this one came from (detect_face returns the largest).
+    faces_found: int = field(default=1, compare=False)
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -166,7 +168,8 @@ def _backend(name: str) -> LandmarkBackend:
 
 
 def detect_face(image: np.ndarray, backend: str = "mediapipe", min_face_size: float = MIN_FACE_SIZE) -> Face:
-    """The largest face in ``image``; raises ``NoFaceError`` or ``FaceTooSmallError`` with advice."""
+    """The largest face in ``image`` (its ``faces_found`` says how many there were); raises ``NoFaceError`` or
+    ``FaceTooSmallError`` with advice."""
     faces = get_backend(backend).detect(image)
     if not faces:
         raise NoFaceError(
@@ -178,7 +181,7 @@ def detect_face(image: np.ndarray, backend: str = "mediapipe", min_face_size: fl
             f"The face is only about {face.size():.0f} px across; at least {min_face_size:.0f} px is needed. "
             "Use a closer or higher-resolution photo."
         )
-    return face
+    return replace(face, faces_found=len(faces))
 
 
 # --- masks ---------------------------------------------------------------------------------------------------------

@@ -86,8 +86,8 @@ STAGES = ("decode", "face", "generator", "compose", "background")
 # The person is segmented on a copy this wide; the matte is upsampled (mediapipe's model works at 256 px anyway).
 SEGMENTATION_WIDTH = 256
 # Files in a Hub repo the pipeline needs (the B2A generator and discriminator B are for training only).
-HUB_PATTERNS = ["config.json", "diffusion_pytorch_model*", "model.onnx", "attire_classifier.onnx", "discriminator_a/*",
-                "README.md"]
+HUB_PATTERNS = ["config.json", "diffusion_pytorch_model*.safetensors*", "model.onnx", "attire_classifier.onnx",
+                "discriminator_a/config.json", "discriminator_a/*.safetensors*", "README.md"]
 
 
 @dataclass
@@ -99,7 +99,8 @@ class HeadshotResult:
     classifier (``attire="auto"`` then means ``FALLBACK_ATTIRE``). ``face_box``: (x0, y0, x1, y1) of the face
     landmarks in the input photo's pixels (upright, after EXIF rotation). ``timings``: seconds per stage.
     ``framing``: photo -> output transform (input photo pixels, as ``face_box``) so callers can map points.
-    ``person_mask``: the output's soft person matte (float32 HxW, 0 = background colour).
+    ``person_mask``: the output's soft person matte (float32 HxW, 0 = background colour). ``faces_found``: how many
+    faces the photo has (the largest was used; callers should tell the user when there are several).
     """
 
     image: Image.Image
@@ -110,6 +111,7 @@ class HeadshotResult:
     framing: Framing | None = field(default=None, repr=False)
     person_mask: np.ndarray | None = field(default=None, repr=False)
     attire_probabilities: dict[str, float] | None = None
+    faces_found: int = 1
 
 
 # --- model files ---------------------------------------------------------------------------------------------------
@@ -163,20 +165,45 @@ def _discriminator_class(folder: Path):
         raise MissingWeightsError(f"{err}. Re-export the model with this version of cyclegan-biz.") from err
 
 
-def load_torch_models(folder: Path, device: str = "cpu"):
-    """``(generator, classifier or None)`` in float32 eval mode; the classifier is discriminator A (if it has a class
-    head)."""
+def _require_safetensors(folder: Path) -> None:
+    """Only safetensors weights are loaded: a pickle (``.bin``) can run any code when it is loaded."""
+    if not any(folder.glob("diffusion_pytorch_model*.safetensors")):
+        pickles = sorted(p.name for p in folder.glob("*.bin"))
+        found = f" It has {', '.join(pickles)}: pickle files, which cyclegan-biz does not load because loading a " \
+                "pickle can run any code." if pickles else ""
+        raise MissingWeightsError(
+            f"{folder} has no diffusion_pytorch_model.safetensors.{found} Use a model saved with save_pretrained "
+            "(safetensors), or convert the weights with safetensors.torch.save_file."
+        )
+
+
+def _load_options() -> dict[str, Any]:
+    """``from_pretrained`` options: safetensors only; ``low_cpu_mem_usage`` only with accelerate installed (without
+    it diffusers would warn about it on every load; the models are small)."""
+    import importlib.util
+
     import torch
 
+    return {"torch_dtype": torch.float32, "use_safetensors": True,
+            "low_cpu_mem_usage": importlib.util.find_spec("accelerate") is not None}
+
+
+def load_torch_models(folder: Path, device: str = "cpu"):
+    """``(generator, classifier or None)`` in float32 eval mode; the classifier is discriminator A (if it has a class
+    head). Safetensors weights only."""
     from .models.generator import CycleBizGenerator
 
+    disc_dir = folder / "discriminator_a"
+    has_disc = (disc_dir / "config.json").is_file()
+    for weights_dir in (folder, disc_dir) if has_disc else (folder,):
+        _require_safetensors(weights_dir)
+    options = _load_options()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        generator = CycleBizGenerator.from_pretrained(folder, torch_dtype=torch.float32)
+        generator = CycleBizGenerator.from_pretrained(folder, **options)
         classifier = None
-        disc_dir = folder / "discriminator_a"
-        if (disc_dir / "config.json").is_file():
-            classifier = _discriminator_class(disc_dir).from_pretrained(disc_dir, torch_dtype=torch.float32)
+        if has_disc:
+            classifier = _discriminator_class(disc_dir).from_pretrained(disc_dir, **options)
             if getattr(classifier, "class_head", None) is None:
                 classifier = None
     if classifier is not None and hasattr(type(classifier), "backbone"):
@@ -651,7 +678,7 @@ class SelfieToBusinessPipeline:
         return HeadshotResult(
             image=Image.fromarray(result), attire=attire, attire_confidence=confidence, face_box=box,
             timings=timings, framing=framing.scaled_photo(scale), person_mask=person,
-            attire_probabilities=probabilities,
+            attire_probabilities=probabilities, faces_found=small_face.faces_found,
         )
 
     @staticmethod

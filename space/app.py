@@ -9,11 +9,15 @@ Environment:
     CYCLEBIZ_CONCURRENCY  photos processed at once (default 1)
     GRADIO_SERVER_PORT, GRADIO_SERVER_NAME, GRADIO_TEMP_DIR (where gradio keeps uploads and results)
 
-Privacy: an uploaded photo is read into memory and its file deleted at once (a copy stays in memory for the browser
-session, so other options can be tried without uploading again; it is dropped when the tab closes or after
-``MEMORY_TTL_S``). Results are written to a private folder in gradio's cache only to serve them to the browser and are
-deleted on the session's next request, when the tab closes, or after ``OUTPUT_TTL_S`` at the latest (gradio's
-``delete_cache`` removes any other file of ours on the same schedule). The bundled example photos are kept.
+Privacy and security: the app reads only a file that gradio's upload route stored for a visitor (``Blocks.
+upload_file_set``), once, or a bundled example; any other path (a server file, another file in gradio's cache, a
+symlink, a ``../`` form, a ``data:`` URL) is refused with one message that says nothing about the server's files, and
+nothing is read or deleted. The upload is read into memory and its file deleted at once (a copy stays in memory for
+the browser session, so other options can be tried without uploading again; it is dropped when the tab closes or
+after ``MEMORY_TTL_S``). Results are written to a private folder in gradio's cache only to serve them to the browser
+and are deleted on the session's next request, when the tab closes, or after ``OUTPUT_TTL_S`` at the latest (a
+housekeeping thread sweeps every ``SWEEP_EVERY_S``); on SIGTERM or Ctrl-C every result and unclaimed upload is deleted
+before the process exits. Request bodies other than uploads are capped at ``MAX_REQUEST_KB`` before they are read.
 
 ``build_demo()`` returns the Blocks without launching (tests import this module); ``make_headshot`` is the
 request handler, also exposed as the API endpoint ``/headshot``:
@@ -33,14 +37,15 @@ except ImportError:
 
 import argparse
 import atexit
-import base64
-import binascii
 import contextlib
-import hashlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import re
 import shutil
+import signal
+import stat
 import tempfile
 import threading
 import time
@@ -58,6 +63,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402
 from PIL import Image  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 import cyclegan_biz  # noqa: E402
 from cyclegan_biz.errors import (  # noqa: E402
@@ -76,6 +82,8 @@ MODEL_REPO = "org/selfie2biz"
 EXAMPLES_DIR = Path(cyclegan_biz.__file__).resolve().parent / "examples"
 EXAMPLE_PHOTOS = sorted(EXAMPLES_DIR.glob("canada-*.jpg"))
 MAX_UPLOAD_MB = 15
+MAX_REQUEST_KB = 256  # any other request body (options and a file path): far below what a photo needs
+SWEEP_EVERY_S = 60  # the housekeeping thread's period
 OUTPUT_TTL_S = 600  # results are deleted after this at the latest
 MEMORY_TTL_S = 900  # an upload's bytes stay in memory this long after their last use (or until the tab closes)
 MEMORY_MAX_PHOTOS = 32  # across all sessions
@@ -114,6 +122,9 @@ ERROR_TITLES = {  # most specific first
     UnreadableImageError: "Can't read this file",
     MissingWeightsError: "Model not available",
 }
+# Every refused photo payload gets this one message: it must not tell whether a path exists on the server.
+UNAVAILABLE_PHOTO = ("This photo is not on the server (uploads are deleted right after use and forgotten after a "
+                     "while). Please upload it again.")
 GENERIC_ERROR = ("Something went wrong while making your headshot. Please try again, or try another photo "
                  "(one face looking at the camera, in good light).")
 
@@ -226,80 +237,122 @@ class _PhotoMemory:
             for key in [k for k, (_, used) in self._items.items() if used < limit]:
                 del self._items[key]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def __len__(self) -> int:
         return len(self._items)
 
 
 _memory = _PhotoMemory()
-_EXAMPLE_DIGESTS = {hashlib.sha256(p.read_bytes()).hexdigest() for p in EXAMPLE_PHOTOS}
 
 
 def _session(request: gr.Request | None) -> str:
     return str(getattr(request, "session_hash", None) or "")
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-    except ValueError:
-        return False
-    return path != folder
+def _unavailable() -> gr.Error:
+    return gr.Error(UNAVAILABLE_PHOTO, title="Please upload again", print_exception=False)
+
+
+class _Uploads:
+    """The only files the app reads: those gradio's upload route stored (``Blocks.upload_file_set``, the exact path
+    strings it returned), each claimed once and deleted as it is read, and the cached copies of the bundled examples
+    (read from the package, never deleted)."""
+
+    def __init__(self) -> None:
+        self.blocks: gr.Blocks | None = None
+        self.examples: dict[str, Path] = {}  # gradio's cached copy -> the bundled photo
+        self._lock = threading.Lock()
+
+    def attach(self, demo: gr.Blocks, photo: gr.Image) -> None:
+        self.blocks = demo
+        by_name = {p.name: p for p in EXAMPLE_PHOTOS}
+        self.examples = {cached: by_name[Path(cached).name] for cached in photo.keep_in_cache
+                         if Path(cached).name in by_name}
+
+    def _recorded(self) -> set[str]:
+        return self.blocks.upload_file_set if self.blocks is not None else set()
+
+    def claim(self, text: str) -> bytes | None:
+        """The bytes of upload ``text`` (its file deleted), of an example, or None when it is neither."""
+        example = self.examples.get(text)
+        if example is not None:
+            return example.read_bytes()
+        with self._lock:
+            recorded = self._recorded()
+            if text not in recorded:
+                return None
+            recorded.discard(text)  # single use: nobody can claim it again
+        path = Path(text)
+        if not self._is_gradio_upload(path):
+            return None
+        try:
+            if path.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
+                raise ImageTooLargeError(f"The file is larger than {MAX_UPLOAD_MB} MB. Please use a smaller photo.")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with open(fd, "rb") as file:
+                return file.read()
+        except OSError:
+            return None
+        finally:
+            _delete_upload(path)
+
+    @staticmethod
+    def _is_gradio_upload(path: Path) -> bool:
+        """A regular file (not a link) in a folder directly inside gradio's upload folder, as its upload route
+        writes them (``<upload folder>/<content hash>/<name>``)."""
+        try:
+            folder = Path(get_upload_folder()).resolve()
+            return (path.is_absolute() and stat.S_ISREG(path.lstat().st_mode)
+                    and not path.parent.is_symlink() and path.parent.resolve().parent == folder
+                    and path.resolve() == path.parent.resolve() / path.name)
+        except (OSError, ValueError):
+            return False
+
+    def delete_unclaimed(self) -> None:
+        """Shutdown: delete every upload nobody has used yet."""
+        with self._lock:
+            pending = list(self._recorded())
+            self._recorded().clear()
+        for text in pending:
+            path = Path(text)
+            if self._is_gradio_upload(path):
+                _delete_upload(path)
+
+
+_uploads = _Uploads()
 
 
 def _delete_upload(path: Path) -> None:
-    """Delete an uploaded file (and the per-file folder gradio made for it) if it lies in gradio's upload folder."""
-    folder = Path(get_upload_folder()).resolve()
-    path = path.resolve()
-    if not _inside(path, folder):
-        return
+    """Delete an upload and the per-file folder gradio made for it (only if that is then empty)."""
     try:
         path.unlink(missing_ok=True)
     except OSError as err:
         log.warning("could not delete an upload: %s", err)
         return
-    parent = path.parent
-    if parent != folder and _inside(parent, folder):
-        with contextlib.suppress(OSError):
-            parent.rmdir()  # only if empty
-
-
-def _decode_data_url(url: str) -> bytes:
-    try:
-        return base64.b64decode(url.split(",", 1)[1], validate=False)
-    except (IndexError, binascii.Error) as err:
-        raise UnreadableImageError("The photo could not be read. Please upload it again.") from err
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # only if empty
 
 
 def read_photo(photo: Any, session: str = "") -> bytes:
-    """The uploaded photo's bytes. ``photo``: gradio's file payload (a dict with "path", or a data: "url"), or a
-    path. Files in gradio's upload folder are deleted once read (except the bundled examples); their bytes are kept
-    in memory for the session."""
+    """The photo's bytes. ``photo``: gradio's file payload (a dict with "path") or that path. Only a file gradio's
+    upload route stored (claimed once: deleted as it is read, its bytes kept in memory for the session) or a bundled
+    example is read; anything else gets the one ``UNAVAILABLE_PHOTO`` message and is left untouched."""
     if photo is None or photo == "" or photo == {}:
         raise gr.Error("Add a photo first: upload one, take one with your webcam, or paste one.", title="No photo",
                        print_exception=False)
-    if isinstance(photo, dict):
-        path, url = photo.get("path"), photo.get("url")
-        if not path and isinstance(url, str) and url.startswith("data:"):
-            return _decode_data_url(url)
-    else:
-        path = photo
-    if not isinstance(path, (str, os.PathLike)) or not str(path):
-        raise UnreadableImageError("The photo could not be read. Please upload it again.")
-    path = Path(path)
-    key = str(path.resolve())
-    if path.is_file():
-        if path.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
-            _delete_upload(path)
-            raise ImageTooLargeError(f"The file is larger than {MAX_UPLOAD_MB} MB. Please use a smaller photo.")
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() not in _EXAMPLE_DIGESTS:
-            _delete_upload(path)
-            _memory.put(session, key, data)
-        return data
-    data = _memory.get(session, key)
+    text = photo.get("path") if isinstance(photo, dict) else photo
+    if not isinstance(text, str) or not text or "\0" in text:
+        raise _unavailable()  # data: URLs too: images arrive through the upload route only (one size limit)
+    data = _uploads.claim(text)  # first: the same photo uploaded again must not stay on disk
     if data is None:
-        raise gr.Error("Your photo is no longer on the server (uploads are deleted right after use, and forgotten "
-                       "after a while). Please upload it again.", title="Please upload again", print_exception=False)
+        data = _memory.get(session, text)
+    elif text not in _uploads.examples:
+        _memory.put(session, text, data)
+    if data is None:
+        raise _unavailable()
     return data
 
 
@@ -338,7 +391,50 @@ class _Outputs:
 
 
 _outputs = _Outputs()
-atexit.register(_outputs.cleanup)
+
+
+def housekeeping() -> None:
+    """Drop expired photos from memory and delete expired results (their folders too), without waiting for a
+    request; hand freed memory back to the system."""
+    _memory.sweep()
+    _outputs.cleanup(older_than=OUTPUT_TTL_S)
+    release_memory()
+
+
+def _sweep_forever() -> None:
+    while True:
+        time.sleep(SWEEP_EVERY_S)
+        try:
+            housekeeping()
+        except Exception as err:  # noqa: BLE001 - the sweeper must outlive any one failure
+            log.warning("housekeeping failed: %s", err)
+
+
+def forget_everything() -> None:
+    """Shutdown: delete every result and unclaimed upload, and forget every photo."""
+    _outputs.cleanup()
+    _uploads.delete_unclaimed()
+    _memory.clear()
+
+
+atexit.register(forget_everything)
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM (containers, systemd): clean up now, then stop like Ctrl-C (gradio closes its server)."""
+    forget_everything()
+    raise KeyboardInterrupt
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("c") else None
+
+
+def release_memory() -> None:
+    """Return freed heap to the system. glibc keeps memory freed by worker threads in per-thread arenas, so after a
+    large photo the process would stay at its peak for good; ``malloc_trim`` releases it (no-op elsewhere)."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def end_session(request: gr.Request | None = None) -> None:
@@ -358,7 +454,8 @@ def parse_background(value: Any) -> Any:
     text = value.strip().lower()
     if re.fullmatch(r"#?[0-9a-f]{8}", text):  # alpha is ignored: the background is opaque
         text = text[:-2]
-    match = re.fullmatch(r"rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)\s*(?:,\s*[\d.]+%?\s*)?\)", text)
+    number = r"(\d+(?:\.\d*)?)"  # anything else is left to parse_color, which says what a colour looks like
+    match = re.fullmatch(rf"rgba?\(\s*{number}\s*,\s*{number}\s*,\s*{number}\s*(?:,\s*[\d.]+%?\s*)?\)", text)
     if match:
         return tuple(min(255, round(float(v))) for v in match.groups())
     return text
@@ -394,6 +491,9 @@ def describe(result, requested: str, seconds: float) -> tuple[Any, str]:
     else:
         label, how = chosen, "the default (this model has no attire classifier)"
     info = f"**{chosen}**, {how} · {width} × {height} px JPEG · made in {seconds:.1f} s"
+    faces = getattr(result, "faces_found", 1)
+    if faces > 1:
+        info += f"\n\n{faces} faces in your photo: the largest was used (crop the photo to choose another)."
     return label, info
 
 
@@ -403,8 +503,7 @@ def make_headshot(photo: Any, attire: str = "auto", background: str = DEFAULT_BA
     (square|linkedin|portrait) -> (headshot JPEG path, attire label, info Markdown, download button)."""
     start = time.perf_counter()
     session = _session(request)
-    _memory.sweep()
-    _outputs.cleanup(older_than=OUTPUT_TTL_S)
+    housekeeping()
     try:
         data = read_photo(photo, session)
         requested = attire_choice(attire)
@@ -412,11 +511,64 @@ def make_headshot(photo: Any, attire: str = "auto", background: str = DEFAULT_BA
         result = _run_pipeline(data, requested, parse_background(background), preset.size, preset.aspect)
     except Exception as err:  # noqa: BLE001 - every error becomes a friendly message on the page
         raise friendly_error(err) from None
+    finally:
+        release_memory()  # the pipeline's temporaries (a 12-megapixel photo is ~36 MB each) are freed by now
     width, height = result.image.size
     path = _outputs.save(result.image, session, f"headshot-{result.attire}-{width}x{height}.jpg")
     label, info = describe(result, requested, time.perf_counter() - start)
     download = gr.DownloadButton(f"Download JPEG ({width} × {height})", value=str(path), interactive=True)
     return str(path), label, info, download
+
+
+# --- requests: bodies bounded before they are read ------------------------------------------------------------------
+class RequestSizeLimit:
+    """ASGI middleware: a request body (other than a file upload, which gradio limits to ``MAX_UPLOAD_MB``) larger
+    than ``MAX_REQUEST_KB`` is answered 413 before it is read, so no photo can slip past the upload limit inside a
+    JSON request (a data: URL) and no huge body is ever parsed into memory."""
+
+    def __init__(self, app, limit: int = MAX_REQUEST_KB * 1024) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"].rstrip("/").endswith("/upload"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        received = 0
+        started = refused = False
+
+        async def bounded_receive():
+            nonlocal received, refused
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit and not refused:
+                refused = True
+                if not started:
+                    await self._refuse(send)
+                return {"type": "http.disconnect"}  # the app stops reading: the rest is never buffered
+            return message
+
+        async def guarded_send(message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 has been sent instead
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, bounded_receive, guarded_send)
+
+    @staticmethod
+    async def _refuse(send) -> None:
+        body = f"Request too large. Upload photos (at most {MAX_UPLOAD_MB} MB) as files.".encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
 
 # --- the page -------------------------------------------------------------------------------------------------------
@@ -505,6 +657,7 @@ def build_demo() -> gr.Blocks:
                   api_name="headshot", preprocess=False, show_progress_on=[result],
                   ).success(lambda: gr.Column(visible=True), None, details, queue=False, api_visibility="private")
         demo.unload(end_session)
+    _uploads.attach(demo, photo)
     return demo
 
 
@@ -521,12 +674,15 @@ def main(argv: list[str] | None = None) -> None:
 
     if not ON_ZERO_GPU:  # load the model while the server starts
         threading.Thread(target=_preload, name="preload-model", daemon=True).start()
+    threading.Thread(target=_sweep_forever, name="housekeeping", daemon=True).start()
+    signal.signal(signal.SIGTERM, _on_sigterm)
     demo = build_demo()
     demo.queue(default_concurrency_limit=int(os.environ.get("CYCLEBIZ_CONCURRENCY") or 1), max_size=32)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=f"{MAX_UPLOAD_MB}mb",
                 show_error=False, ssr_mode=False, theme=THEME, css=CSS,
                 run_history=False,  # gradio's run history would keep photos in the browser (or a bucket)
-                footer_links=["api", "gradio", "settings"])
+                footer_links=["api", "gradio", "settings"],
+                app_kwargs={"middleware": [Middleware(RequestSizeLimit)]})
 
 
 if __name__ == "__main__":

@@ -221,3 +221,107 @@ def test_demo_writes_headshots_and_a_sheet(capsys, tiny_model, tmp_path):
     # A second run replaces its own results.
     code, out, err = run(capsys, "demo", "--output", out_dir, "--model", tiny_model, "--size", "128")
     assert code == 0, err
+
+
+# --- write failures, --json always one document, several faces, bad colours ---------------------------------------
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fails the test if the CLI loads a model (the work a write failure must come before)."""
+    loads = []
+    monkeypatch.setattr(cli, "_load_pipeline", lambda args: loads.append(args) or pytest.fail("model loaded"))
+    return loads
+
+
+def _unwritable_outputs(tmp_path: Path) -> list[tuple[Path, str]]:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    cases = [(blocker / "out", "a file is in the way"), (blocker / "me.jpg", "a file is in the way")]
+    try:
+        (Path("/sys") / "cyclegan-biz-test").mkdir()
+    except OSError:  # as it should be: sysfs takes no folders, not even from root
+        cases.append((Path("/sys/cyclegan-biz-test/out"), ""))
+    if os.geteuid() != 0:  # a read-only folder only stops non-root users
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        cases.append((locked, "Permission denied"))
+    return cases
+
+
+def test_unwritable_output_is_one_line_before_any_work(capsys, tmp_path, no_model_load):
+    for output, reason in _unwritable_outputs(tmp_path):
+        code, out, err = run(capsys, "convert", MAN, "-o", output)
+        assert code == 1, err
+        assert err.count("\n") == 1 and err.startswith(f"error: cannot write to {output}: "), err
+        assert reason in err and ".tmp" not in err and "unexpected" not in err
+    assert not (tmp_path / "a-file").is_dir()
+
+
+def test_demo_checks_its_folder_first(capsys, tmp_path, no_model_load):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    code, out, err = run(capsys, "demo", "--output", blocker / "headshots")
+    assert code == 1 and err.startswith(f"error: cannot write to {blocker / 'headshots'}: a file is in the way")
+
+
+def test_json_reports_a_model_that_fails_to_load(capsys, tmp_path):
+    code, out, err = run(capsys, "convert", MAN, WOMAN, "-o", tmp_path / "out", "--model", tmp_path / "no-model",
+                         "--json")
+    assert code == 1
+    report = json.loads(out)  # one valid document, even though nothing could be converted
+    assert report["error_type"] == "MissingWeightsError" and "no-model" in report["error"]
+    assert report["interrupted"] is False and report["converted"] == 0
+    assert [r["ok"] for r in report["results"]] == [False]  # the photo that was being started
+    assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_json_reports_the_results_so_far_on_ctrl_c(capsys, monkeypatch, tiny_model, tmp_path):
+    from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+
+    real = SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu")
+    calls = []
+
+    def interrupted_on_the_second(image, **options):
+        calls.append(image)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(image, **options)
+
+    monkeypatch.setattr(cli, "_load_pipeline", lambda args: interrupted_on_the_second)
+    code, out, err = run(capsys, "convert", MAN, WOMAN, EXAMPLES / "canada-003f.jpg", "-o", tmp_path / "out",
+                         "--size", "128", "--json")
+    assert code == 130
+    report = json.loads(out)
+    assert report["interrupted"] is True and report["error_type"] == "KeyboardInterrupt"
+    assert [r["ok"] for r in report["results"]] == [True, False]
+    assert report["results"][1]["error"] == "interrupted" and report["converted"] == 1
+    assert Path(report["results"][0]["output"]).is_file()
+    assert "interrupted" in err
+
+
+def test_several_faces_are_said(capsys, tiny_model, tmp_path):
+    group = tmp_path / "two people.jpg"
+    man, woman = Image.open(MAN).convert("RGB"), Image.open(WOMAN).convert("RGB")
+    woman = woman.resize((woman.width * 3 // 5, woman.height * 3 // 5))
+    canvas = Image.new("RGB", (man.width + woman.width + 40, man.height), (200, 200, 200))
+    canvas.paste(man, (0, 0))
+    canvas.paste(woman, (man.width + 40, 60))
+    canvas.save(group, quality=95)
+    code, out, err = run(capsys, "convert", group, MAN, "-o", tmp_path / "out", "--model", tiny_model,
+                         "--size", "128", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert [r["faces_found"] for r in report["results"]] == [2, 1]
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {group}: 2 faces in the photo; the largest was used (crop the photo to choose "
+                        "another)"]
+
+
+@pytest.mark.parametrize("colour", ["rgb(300,2,3)", "rgb(1,2,999)", "300,2,3"])
+def test_out_of_range_colour_is_a_bad_colour(capsys, colour, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["convert", str(MAN), "-o", str(tmp_path / "o.jpg"), "--background", colour])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--background" in err and "between 0 and 255" in err
+    assert cli._colour("rgb(1,2,3)") == (1, 2, 3)

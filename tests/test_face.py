@@ -287,3 +287,5 @@ def test_several_faces_use_the_largest(photos, big_first):
     face = detect_face(canvas)
     np.testing.assert_allclose(eye_mid(face), eye_mid(big_face) + [bx, 0], atol=3)
     assert face.size() == pytest.approx(big_face.size(), rel=0.05)
+    assert face.faces_found == 2  # reported, so callers can tell the user
+    assert detect_face(big).faces_found == 1

@@ -277,6 +277,32 @@ def test_framing_4_5_extends_up_and_down():
     assert bigger.scale == pytest.approx(framing.scale * 8)
 
 
+def _at_offset(mask: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of ``mask`` whose buffer starts ``offset`` bytes into a fresh allocation (another memory alignment)."""
+    buffer = np.zeros(mask.size + 64, dtype=np.uint8)[offset:offset + mask.size].reshape(mask.shape)
+    buffer[...] = mask
+    return buffer
+
+
+def test_face_alpha_is_exact_whatever_the_memory_alignment():
+    """Pixel distances are roots of whole numbers: inner_distance returns exactly those (OpenCV's precise transform
+    alone gives e.g. 7.0000005 for 7 depending on buffer alignment, which flipped face-alpha pixels at run time)."""
+    from cyclegan_biz.compose import face_alpha
+
+    blend = FaceBlend(erode=5.0, sigma=1.0, core_radius=7.0)  # thresholds on whole-number distances
+    for size in (40, 101, 128):
+        mask = np.zeros((size, size + 3), dtype=np.uint8)
+        mask[size // 5:-size // 5, size // 6:-size // 6] = 1
+        mask[size // 2:, size // 2:] = 0  # an L shape: diagonal distances too
+        depths = [inner_distance(_at_offset(mask, offset)) for offset in range(0, 32, 4)]
+        exact = np.sqrt(np.rint(np.square(depths[0], dtype=np.float64))).astype(np.float32)
+        alphas = [face_alpha(_at_offset(mask, offset), blend) for offset in range(0, 32, 4)]
+        for depth, alpha in zip(depths, alphas, strict=True):
+            np.testing.assert_array_equal(depth, exact)
+            np.testing.assert_array_equal(alpha, alphas[0])
+        assert (exact == 7.0).any()  # the threshold value itself occurs
+
+
 def test_pipeline_is_thread_safe(pipe):
     sources = [MAN, WOMAN, MAN, WOMAN]
     expected = [np.asarray(pipe(s, size=128, attire="suit").image) for s in sources]
@@ -326,8 +352,64 @@ def test_hub_id_downloads_with_huggingface_hub(monkeypatch, tiny_model):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
     pipe = SelfieToBusinessPipeline.from_pretrained("someone/selfie2biz", engine="torch", revision="v1")
     assert calls[0][:2] == ("someone/selfie2biz", "v1")
-    assert "discriminator_a/*" in calls[0][2]
+    assert "discriminator_a/config.json" in calls[0][2] and "discriminator_a/*.safetensors*" in calls[0][2]
+    weights = [pattern for pattern in calls[0][2] if "diffusion_pytorch_model" in pattern or "/*" in pattern]
+    assert weights and all(".safetensors" in pattern for pattern in weights)  # never a pickle
     assert pipe.model_dir == tiny_model
+
+
+@pytest.fixture
+def diffusers_messages():
+    """What diffusers logs (its own handler writes to the stderr of import time, which capfd cannot see)."""
+    import logging
+
+    messages: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("diffusers")
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)
+
+
+def test_pickle_weights_are_refused_plainly(tmp_path, tiny_model, capfd, diffusers_messages):
+    """A folder with only a pickle .bin: a plain refusal, before diffusers could offer 'unsafe serialization'."""
+    import shutil
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_model, folder)
+    (folder / "diffusion_pytorch_model.safetensors").unlink()
+    torch.save({}, folder / "diffusion_pytorch_model.bin")
+    with pytest.raises(MissingWeightsError, match=r"no diffusion_pytorch_model\.safetensors.*pickle"):
+        SelfieToBusinessPipeline.from_pretrained(folder, engine="torch")
+    printed = capfd.readouterr()
+    said = printed.err + printed.out + " ".join(diffusers_messages)
+    assert "unsafe" not in said and "allow_pickle" not in said
+
+
+def test_loading_without_accelerate_prints_nothing(monkeypatch, tiny_model, capfd, diffusers_messages):
+    """A fresh install without accelerate: no 'accelerate was not found ... low_cpu_mem_usage' lines."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "accelerate" else find_spec(name, *args))
+    from diffusers.models import modeling_utils
+
+    monkeypatch.setattr(modeling_utils, "is_accelerate_available", lambda: False)
+    SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu")
+    printed = capfd.readouterr()
+    assert "accelerate" not in printed.err + printed.out + " ".join(diffusers_messages)
+
+
+def test_several_faces_are_reported(pipe, example_rgb):
+    other = load_rgb_array(WOMAN)[:, ::-1]
+    small = np.asarray(Image.fromarray(other).resize((other.shape[1] * 3 // 5, other.shape[0] * 3 // 5)))
+    canvas = np.full((example_rgb.shape[0], example_rgb.shape[1] + small.shape[1] + 40, 3), 200, np.uint8)
+    canvas[:, :example_rgb.shape[1]] = example_rgb
+    canvas[60:60 + small.shape[0], example_rgb.shape[1] + 40:] = small
+    assert pipe(canvas, size=128, attire="suit").faces_found == 2
+    assert pipe(example_rgb, size=128, attire="suit").faces_found == 1
 
 
 def test_hub_id_offline_is_a_clear_error(monkeypatch, tmp_path):

@@ -8,10 +8,14 @@ SAVE_SCREENSHOT=1 writes the page with a result to docs/space-screenshot.png.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import io
+import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -31,6 +35,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SERVER_START_TIMEOUT = 240  # s; imports alone take most of a minute on a busy 2-core machine
 STUDIO_GREY = (197, 199, 201)
+UNAVAILABLE = ("This photo is not on the server (uploads are deleted right after use and forgotten after a while). "
+               "Please upload it again.")  # space/app.py's one message for every refused photo
 
 
 # --- fixtures -------------------------------------------------------------------------------------------------------
@@ -110,7 +116,16 @@ def test_options_are_parsed(app):
             bad()
 
 
-def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_photo, example_photos):
+@pytest.fixture
+def uploads(app, monkeypatch):
+    """A fresh record of gradio's uploads (what its /upload route fills in ``Blocks.upload_file_set``)."""
+    record = app._Uploads()
+    record.blocks = SimpleNamespace(upload_file_set=set())
+    monkeypatch.setattr(app, "_uploads", record)
+    return record
+
+
+def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_photo, example_photos, uploads):
     """A request reads the upload into memory and deletes its file; the result is the only file left, and it goes
     when the session ends. Re-running with other options works from memory. Errors delete the upload too."""
     cache = tmp_path / "gradio"
@@ -128,6 +143,7 @@ def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_
         path = cache / hashlib.sha256(content).hexdigest() / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
+        uploads.blocks.upload_file_set.add(str(path))
         return {"path": str(path), "orig_name": name, "meta": {"_type": "gradio.FileData"}}
 
     request = SimpleNamespace(session_hash="session-1")
@@ -145,6 +161,10 @@ def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_
     monkeypatch.setattr(app, "SUPERSEDED_AFTER_S", 0.0)
     image_path2, label, info, _ = app.make_headshot(payload, "auto", "#c5c7c9", "square", request=request)
     assert seen[-1][0] == data and label == {"Blazer": 0.7, "Suit": 0.3} and "70% sure" in info
+    assert [p for p in cache.rglob("*") if p.is_file()] == [Path(image_path2)]
+    # The same photo uploaded again (gradio_client does that: the same path) is deleted again, not left on disk.
+    assert upload("my selfie.jpg", data) == payload
+    image_path2, *_ = app.make_headshot(payload, "suit", "#c5c7c9", "square", request=request)
     assert [p for p in cache.rglob("*") if p.is_file()] == [Path(image_path2)]
     # Another session cannot use this session's photo.
     with pytest.raises(app.gr.Error, match="upload it again"):
@@ -169,21 +189,24 @@ def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_
     assert caught.value.title == "No face found" and caught.value.message == "No face found in the photo."
     assert [p for p in cache.rglob("*") if p.is_file()] == []
 
-    # The bundled examples (in the cache, shared by everyone) are never deleted; no photo at all is a clear error.
+    # The bundled examples' copies in the cache (shared by everyone) are read from the package, never deleted; no
+    # photo at all is a clear error.
     monkeypatch.setattr(app, "_run_pipeline", fake_pipeline)
     example = upload(example_photos[0].name, example_photos[0].read_bytes())
+    uploads.blocks.upload_file_set.clear()
+    uploads.examples = {example["path"]: example_photos[0]}
     app.make_headshot(example, request=request)
-    assert Path(example["path"]).is_file()
+    app.make_headshot(example, request=SimpleNamespace(session_hash="session-2"))
+    assert seen[-1][0] == example_photos[0].read_bytes() and Path(example["path"]).is_file()
     with pytest.raises(app.gr.Error, match="Add a photo"):
         app.make_headshot(None, request=request)
     app.end_session(request)
 
 
 # --- end to end: the app in a subprocess ----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def space_server(tmp_path_factory):
-    """``python space/app.py --port N`` (through tests/space_helpers.py, which first makes the tiny model)."""
-    root = tmp_path_factory.mktemp("space-server")
+def start_server(root: Path) -> SimpleNamespace:
+    """``python space/app.py --port N`` (through tests/space_helpers.py, which first makes the tiny model), served
+    on 127.0.0.1 with its own gradio cache in ``root``; returns once it answers."""
     port = free_port()
     env = {**os.environ, "GRADIO_TEMP_DIR": str(root / "gradio"), "PYTHONUNBUFFERED": "1",
            "GRADIO_ANALYTICS_ENABLED": "False", "CYCLEBIZ_ENGINE": "torch"}
@@ -196,30 +219,49 @@ def space_server(tmp_path_factory):
              os.environ.get("SPACE_TEST_MODEL") or str(root / "model"),
              "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the app exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app did not serve {url} within {SERVER_START_TIMEOUT} s:\n"
-                            f"{log_path.read_text()[-3000:]}")
-            time.sleep(1)
-        yield SimpleNamespace(url=url, cache=root / "gradio", log=log_path)
-    finally:
-        process.terminate()
+    server = SimpleNamespace(url=url, cache=root / "gradio", log=log_path, process=process)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the app exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert "Traceback" not in log_path.read_text(errors="replace"), log_path.read_text()[-3000:]
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            stop_server(server)
+            pytest.fail(f"the app did not serve {url} within {SERVER_START_TIMEOUT} s:\n"
+                        f"{log_path.read_text()[-3000:]}")
+        time.sleep(1)
+
+
+def stop_server(server: SimpleNamespace) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="module")
+def space_server(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("space-server"))
+    try:
+        yield server
+    finally:
+        stop_server(server)
+    assert unexpected_tracebacks(server.log) == []
+
+
+def unexpected_tracebacks(log: Path) -> list[str]:
+    """Tracebacks in a server log, except gradio's own refusals of hostile payloads (a path outside its upload
+    folder, or no file payload at all), which it logs."""
+    gradio_refusals = ("gradio.exceptions.InvalidPathError", "validation error for ImageData")
+    blocks = log.read_text(errors="replace").split("Traceback (most recent call last)")[1:]
+    return [block[-1500:] for block in blocks if not any(refusal in block for refusal in gradio_refusals)]
 
 
 def _assert_headshot(image: Image.Image, size: tuple[int, int], background: tuple[int, int, int], photo: Path):
@@ -252,6 +294,7 @@ def test_api_with_gradio_client(space_server, user_photo, tmp_path):
         handle_file(str(user_photo)), "auto", "#c5c7c9", "portrait", api_name="/headshot")
     assert Image.open(image_path).size == (1024, 1280)
     assert attire["label"].lower() in ("suit", "blazer") and "sure" in info
+    assert _files_with_bytes(space_server.cache, user_photo.read_bytes()) == []  # uploaded again: deleted again
 
 
 @pytest.mark.browser
@@ -301,3 +344,225 @@ def test_page_in_chromium(request, tmp_path, user_photo, no_face_image):
     # Neither upload is left in the server's cache.
     for photo in (user_photo, no_face_image):
         assert _files_with_bytes(server.cache, photo.read_bytes()) == []
+
+
+# --- security: the app reads nothing it was not given ----------------------------------------------------------------
+class Untouched:
+    """Files that must be neither read nor changed nor deleted: their access time is set before their modification
+    time, so any read moves it (relatime)."""
+
+    def __init__(self, *paths: Path) -> None:
+        self.state = {}
+        for path in paths:
+            info = path.lstat()
+            os.utime(path, ns=(info.st_mtime_ns - 10**11, info.st_mtime_ns), follow_symlinks=False)
+            self.state[path] = path.lstat()
+
+    def check(self) -> None:
+        for path, before in self.state.items():
+            after = path.lstat()  # raises if deleted
+            assert (after.st_atime_ns, after.st_mtime_ns, after.st_size) == (
+                before.st_atime_ns, before.st_mtime_ns, before.st_size), f"{path} was read or changed"
+
+
+def hostile_payloads(cache: Path, secret: Path, foreign: Path, link: Path, planted: Path) -> dict[str, object]:
+    """What a hostile client may send instead of its own upload."""
+    upload_dir = foreign.parent
+    return {
+        "server path": {"path": str(secret)},
+        "server path with meta": {"path": str(secret), "meta": {"_type": "gradio.FileData"}},
+        "plain string": str(secret),
+        # (Tagged with gradio's "meta", gradio itself rewrites a ../ form to the exact path before the app sees it:
+        # that is the exact path, which only its uploader was given.)
+        "another upload (its ../ form)": {"path": f"{upload_dir}/../{upload_dir.name}/{foreign.name}"},
+        "another upload (with ./)": {"path": f"{upload_dir}/./{foreign.name}"},
+        "../ out of the cache": {"path": f"{upload_dir}/../../{secret.parent.name}/{secret.name}"},
+        "relative ../": {"path": os.path.relpath(secret, Path.cwd())},
+        "symlink in the cache": {"path": str(link)},
+        "file planted in the cache": {"path": str(planted)},
+        "the cache folder": {"path": str(cache)},
+        "data: URL": {"url": "data:image/jpeg;base64," + base64.b64encode(secret.read_bytes()).decode()},
+        "NUL byte": {"path": str(foreign) + "\0.jpg"},
+        "not a path": {"path": ["/etc/passwd"]},
+    }
+
+
+def test_only_uploads_gradio_stored_are_read(app, tmp_path, monkeypatch, user_photo, uploads):
+    cache = tmp_path / "gradio"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    monkeypatch.setattr(app, "_run_pipeline", lambda photo, *args: _fake_result())
+    secret = tmp_path / "srv" / "secret.jpg"
+    secret.parent.mkdir()
+    shutil.copy(user_photo, secret)
+    foreign = cache / ("a" * 40) / "their selfie.jpg"  # another visitor's upload, not used yet
+    foreign.parent.mkdir(parents=True)
+    shutil.copy(user_photo, foreign)
+    uploads.blocks.upload_file_set.add(str(foreign))
+    link = cache / ("b" * 40) / "link.jpg"
+    link.parent.mkdir()
+    link.symlink_to(secret)
+    planted = cache / ("c" * 40) / "not uploaded.jpg"
+    planted.parent.mkdir()
+    shutil.copy(user_photo, planted)
+    result = app._outputs.save(Image.new("RGB", (64, 64)), "someone-else", "headshot-suit-64x64.jpg")
+    payloads = hostile_payloads(cache, secret, foreign, link, planted)
+    payloads["another visitor's result"] = {"path": str(result)}
+    guarded = Untouched(secret, foreign, link, planted, result)
+    request = SimpleNamespace(session_hash="attacker")
+    for name, payload in payloads.items():
+        with pytest.raises(app.gr.Error) as refused:
+            app.make_headshot(payload, request=request)
+        assert refused.value.message == app.UNAVAILABLE_PHOTO, name
+    guarded.check()
+    # The upload's owner, with the exact path gradio gave it, still gets it: once (then it is gone from disk).
+    app.make_headshot({"path": str(foreign)}, request=SimpleNamespace(session_hash="owner"))
+    assert not foreign.exists()
+    with pytest.raises(app.gr.Error, match="upload it again"):
+        app.make_headshot({"path": str(foreign)}, request=request)
+    # A recorded upload that was swapped for a symlink is refused, and the link's target not read.
+    swapped = cache / ("d" * 40) / "swapped.jpg"
+    swapped.parent.mkdir()
+    swapped.symlink_to(secret)
+    uploads.blocks.upload_file_set.add(str(swapped))
+    guarded = Untouched(secret)
+    with pytest.raises(app.gr.Error, match="upload it again"):
+        app.make_headshot({"path": str(swapped)}, request=request)
+    guarded.check()
+    app._outputs.cleanup()
+
+
+def test_expired_results_go_without_a_new_request(app, tmp_path, monkeypatch):
+    """Housekeeping (a thread in the served app) deletes expired results with their folders: none stays behind
+    until the next visitor comes."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    path = app._outputs.save(Image.new("RGB", (64, 64)), "session", "headshot.jpg")
+    monkeypatch.setattr(app, "OUTPUT_TTL_S", -1.0)
+    app.housekeeping()
+    assert not path.parent.exists() and list((tmp_path / "gradio").iterdir()) == []
+
+
+def test_several_faces_are_said_on_the_page(app):
+    result = _fake_result((400, 400), "suit")
+    assert "faces" not in app.describe(result, "suit", 1.0)[1]
+    result.faces_found = 3
+    assert "3 faces in your photo: the largest was used" in app.describe(result, "suit", 1.0)[1]
+
+
+# --- security, end to end: the raw HTTP API (as any client can call it) ----------------------------------------------
+def call_raw(url: str, photo: object, options: tuple = ("auto", "#c5c7c9", "linkedin")) -> tuple[str, object]:
+    """POST /gradio_api/call/headshot, then read its event stream: ("complete", outputs), ("error", message), or
+    ("http <status>", body) when the request itself was refused."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=180) as http:
+        started = http.post("gradio_api/call/headshot", json={"data": [photo, *options]})
+        if started.status_code != 200:
+            return f"http {started.status_code}", started.text
+        stream = http.get(f"gradio_api/call/headshot/{started.json()['event_id']}").text
+    event, data = None, None
+    for line in stream.splitlines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event in ("complete", "error"):
+            data = line.split(":", 1)[1].strip()
+    payload = json.loads(data) if data not in (None, "null") else None
+    if event == "error" and isinstance(payload, dict):
+        payload = payload.get("error", payload)
+    return event, payload
+
+
+def upload_raw(url: str, name: str, content: bytes) -> object:
+    """POST /gradio_api/upload (what the page and gradio_client do first): the stored path, or the status code."""
+    import httpx
+
+    response = httpx.post(f"{url}gradio_api/upload", files={"files": (name, content, "image/jpeg")}, timeout=120)
+    return response.json()[0] if response.status_code == 200 else response.status_code
+
+
+def test_raw_api_reads_nothing_it_was_not_given(space_server, user_photo, tmp_path):
+    from gradio_client import Client
+
+    url, cache = space_server.url, space_server.cache
+    secret = tmp_path / "srv" / "secret.jpg"
+    secret.parent.mkdir()
+    shutil.copy(user_photo, secret)
+    # A visitor's upload, used by its owner: then another client tries its path.
+    used = upload_raw(url, "their selfie.jpg", user_photo.read_bytes())
+    event, outputs = call_raw(url, {"path": used, "meta": {"_type": "gradio.FileData"}})
+    assert event == "complete", outputs
+    result = Path(outputs[0]["path"])
+    # A second visitor's upload, not used yet; a symlink and a file planted in gradio's cache.
+    mirrored = ImageOps.flip(Image.open(user_photo))
+    buffer = io.BytesIO()
+    mirrored.save(buffer, "JPEG")
+    pending = Path(upload_raw(url, "pending.jpg", buffer.getvalue()))
+    link = cache / ("b" * 40) / "link.jpg"
+    link.parent.mkdir()
+    link.symlink_to(secret)
+    planted = cache / ("c" * 40) / "planted.jpg"
+    planted.parent.mkdir()
+    shutil.copy(user_photo, planted)
+    payloads = hostile_payloads(cache, secret, pending, link, planted)
+    payloads["a used upload"] = {"path": used, "meta": {"_type": "gradio.FileData"}}
+    payloads["another visitor's result"] = {"path": str(result), "meta": {"_type": "gradio.FileData"}}
+    guarded = Untouched(secret, pending, link, planted, result)
+    for name, payload in payloads.items():
+        event, message = call_raw(url, payload)
+        # Gradio itself refuses, saying nothing, what it will not take as a file: a payload tagged as its file
+        # ("meta") outside its upload folder, or no file payload at all.
+        by_gradio = not isinstance(payload, dict) or not isinstance(payload.get("path", ""), str) or (
+            "meta" in payload and not payload["path"].startswith(str(cache)))
+        assert (event, message) == ("error", None if by_gradio else UNAVAILABLE), name
+    client = Client(url, verbose=False)
+    for payload in (payloads["server path"], payloads["symlink in the cache"]):
+        with pytest.raises(Exception, match="Please upload it again"):
+            client.predict(payload, "auto", "#c5c7c9", "linkedin", api_name="/headshot")
+    guarded.check()
+    # The pending upload still works for its owner, with the path gradio gave it, and is deleted as it is read.
+    event, outputs = call_raw(url, {"path": str(pending), "meta": {"_type": "gradio.FileData"}})
+    assert event == "complete", outputs
+    assert not pending.exists() and sorted(_files_with_bytes(cache, user_photo.read_bytes())) == [link, planted]
+
+
+def test_one_size_limit_for_every_way_a_photo_arrives(space_server):
+    """Uploads above MAX_UPLOAD_MB get 413 from gradio; the same photo inside a JSON request (a data: URL) gets 413
+    before it is read, whether its length is declared or streamed (chunked)."""
+    big = b"\xff\xd8" + os.urandom(int(16.5 * 1024 * 1024))
+    assert upload_raw(space_server.url, "big.jpg", big) == 413
+    data_url = {"url": "data:image/jpeg;base64," + base64.b64encode(big).decode()}
+    event, body = call_raw(space_server.url, data_url)
+    assert event == "http 413" and "Upload photos" in body
+    import httpx
+
+    def chunks():
+        yield b'{"data": [{"url": "data:image/jpeg;base64,'
+        for _ in range(40):
+            yield b"A" * (512 * 1024)
+        yield b'"}, "auto", "#c5c7c9", "square"]}'
+
+    response = httpx.post(f"{space_server.url}gradio_api/call/headshot", content=chunks(),
+                          headers={"content-type": "application/json"}, timeout=120)
+    assert response.status_code == 413
+    assert call_raw(space_server.url, {"url": "data:image/jpeg;base64,/9j/"}) == ("error", UNAVAILABLE)
+
+
+def test_sigterm_leaves_nothing_of_a_visitor(tmp_path, user_photo):
+    """Containers and systemd stop the app with SIGTERM: the result and any upload go with it."""
+    server = start_server(tmp_path)
+    try:
+        event, outputs = call_raw(server.url, {"path": upload_raw(server.url, "me.jpg", user_photo.read_bytes()),
+                                               "meta": {"_type": "gradio.FileData"}})
+        assert event == "complete", outputs
+        result = Path(outputs[0]["path"])
+        unused = Path(upload_raw(server.url, "unused.png", b"\x89PNG not used yet"))
+        assert result.is_file() and unused.is_file()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=60)
+    finally:
+        if server.process.poll() is None:
+            stop_server(server)
+    left = [p for p in server.cache.rglob("*") if p.is_file()]
+    assert not result.exists() and not unused.exists()
+    assert all(p.name.startswith("canada-") for p in left), left  # only the bundled examples' copies
+    assert not any(p.name.startswith("headshot-") for p in server.cache.rglob("*"))
+    assert unexpected_tracebacks(server.log) == []
