@@ -53,7 +53,8 @@ def _face_axes(face: Face) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def head_top(person: np.ndarray, face: Face) -> HeadTop:
-    """The top of the head from a person mask (bool or 0..1) and the face's landmarks, both in the same pixels. Only the mask's part connected to the face counts (a flag or a second person do not)."""
+    """The top of the head from a person mask (bool or 0..1) and the face's landmarks, both in the same pixels.
+    Only the mask's part connected to the face counts (a flag or a second person do not)."""
     mask = (person > 0.5).astype(np.uint8) if person.dtype != np.bool_ else person.astype(np.uint8)
     mid, axis_x, axis_y = _face_axes(face)
     size = face.size()
