@@ -702,8 +702,8 @@ class SelfieToBusinessPipeline:
                 square = Framing.from_alignment(alignment).warp(small, border_value=(PAD_VALUE,) * 3)
                 attire_used, confidence, probabilities = self._choose_attire(attire, _to_model_input(square))
             lap("attire")
-            chosen = fitting.resolve_outfit(outfit, attire_used, fitting.estimate_yaw(canvas_face),
-                                            fitting.estimate_light(canvas, canvas_face))
+            chosen = fitting.resolve_outfit(outfit, attire_used,
+                                            *fitting.estimate_turn_and_light(canvas, canvas_face))
             attire_used, outfit_id = chosen.attire, chosen.id
             lap("outfit")
             shoulders = self._shoulders(small, photo.shape, framing, face.size() / small_face.size())

@@ -23,22 +23,31 @@ import numpy as np
 
 from ..compose import flat_image
 from ..face import Face
+from .builder import CHEEK_LEFT, CHEEK_RIGHT, ColourModel, head_yaw, light_side, to_lab
 from .outfit import Outfit
 from .vocabulary import OUTFIT_AUTO
 
-# Mesh points (mediapipe's 478-point face mesh) on the upper cheeks, away from beards, glasses and the nose.
-CHEEK_POINTS = (50, 101, 117, 118, 123, 280, 330, 346, 347, 352)
+# Mesh points (mediapipe's 478-point face mesh): the cheeks and chin the builder samples too.
+CHEEK_POINTS = CHEEK_LEFT + CHEEK_RIGHT
 CHIN_POINTS = (152, 148, 176, 149, 377, 400, 378, 175, 199, 200)
-NOSE_TIP = 1
 # The user's head is kept down to the jaw line plus this margin (face sizes): little of the neck, never a lot.
 JAW_MARGIN = 0.03
 # Above this line (eye line + this many face sizes) the whole person matte is the head (ears, side hair); below it
 # only the face and what is hair- or beard-coloured and connected to the head.
 HEAD_LINE = 0.42
+# An outfit may be enlarged this much beyond the face-based scale so its shoulders reach the frame's edges.
+MAX_WIDEN = 1.3
 # Clothes cut at a layer's side continue outward falling this many rows per column (a shoulder's slope).
 SHOULDER_SLOPE = 0.3
+# Above this line (eye line + this many face sizes) all of the person is kept, between it and HEAD_LINE only hair
+# and skin.
+EAR_LINE = 0.15
+# Ears: person pixels this close to the face (face sizes) are kept above the head line whatever their colour.
+EAR_REACH = 0.18
 # How far below the chin a beard may reach (face sizes).
 BEARD_REACH = 0.2
+# How far below the collar points (face sizes) the painted neck reaches, under the clothes.
+NECK_DEPTH = 0.8
 # Half the width of the neck (face sizes): below the chin, hair is only kept outside this column.
 NECK_HALF_WIDTH = 0.3
 # Lightness of neck skin relative to the cheeks (Lab L units, neck darker), from real portraits (see docs).
@@ -71,14 +80,6 @@ class FitResult:
 
 
 # --- reading the user's head ------------------------------------------------------------------------------------------
-def estimate_yaw(face: Face) -> float:
-    """Head turn, about -1..1: positive when the nose points toward the image's right."""
-    outline = face.points[face.groups["outline"]]
-    centre = outline[:, 0].mean()
-    half_width = max(float(np.ptp(outline[:, 0])) / 2, 1e-6)
-    return float(np.clip((face.points[NOSE_TIP, 0] - centre) / (0.5 * half_width), -1.0, 1.0))
-
-
 def _sample(image: np.ndarray, points: np.ndarray, radius: int) -> np.ndarray:
     """Pixels in small squares around ``points`` (N x 3 float32), clipped to the image."""
     height, width = image.shape[:2]
@@ -91,30 +92,16 @@ def _sample(image: np.ndarray, points: np.ndarray, radius: int) -> np.ndarray:
     return np.concatenate(patches).astype(np.float32) if patches else np.zeros((0, image.shape[2]), np.float32)
 
 
-def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB (any shape ... x 3) -> float32 Lab (L 0..100)."""
-    flat = np.ascontiguousarray(rgb.reshape(-1, 1, 3).astype(np.float32) / 255.0)
-    return cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).reshape(rgb.shape).astype(np.float32)
+def lab_pixels(rgb: np.ndarray) -> np.ndarray:
+    """N x 3 RGB pixels (any dtype 0..255) -> N x 3 float32 Lab."""
+    return to_lab(np.asarray(rgb, dtype=np.uint8).reshape(-1, 1, 3)).reshape(-1, 3)
 
 
 def cheek_lab(image: np.ndarray, face: Face) -> np.ndarray:
     """Median Lab colour of the upper cheeks."""
     radius = max(1, int(round(0.02 * face.size())))
     pixels = _sample(image, face.points[list(CHEEK_POINTS)], radius)
-    return np.median(to_lab(pixels.astype(np.uint8)), axis=0)
-
-
-def estimate_light(image: np.ndarray, face: Face) -> float:
-    """Light side, about -1..1: positive when the face is lit from the image's right (right cheek brighter)."""
-    radius = max(1, int(round(0.02 * face.size())))
-    points = face.points[list(CHEEK_POINTS)]
-    right_side = points[:, 0] > face.points[NOSE_TIP, 0]
-    if right_side.all() or not right_side.any():
-        return 0.0
-    lightness = [float(np.median(to_lab(_sample(image, points[side], radius).astype(np.uint8))[:, 0]))
-                 for side in (~right_side, right_side)]
-    difference = (lightness[1] - lightness[0]) / max(lightness[0] + lightness[1], 1e-6) * 2
-    return float(np.clip(difference / 0.3, -1.0, 1.0))
+    return np.median(lab_pixels(pixels), axis=0)
 
 
 # --- which outfit ---------------------------------------------------------------------------------------------------
@@ -155,9 +142,12 @@ def cut_outfit_cached(path: Path, attire: str | None = None) -> Outfit:
 
 
 # --- placement --------------------------------------------------------------------------------------------------------
-def place_outfit(outfit: Outfit, face: Face, shoulders: tuple[np.ndarray, np.ndarray] | None = None) -> Placement:
+def place_outfit(outfit: Outfit, face: Face, shoulders: tuple[np.ndarray, np.ndarray] | None = None,
+                 canvas_size: tuple[int, int] | None = None) -> Placement:
     """Scale from the face size (and from the shoulder width when both shoulders were seen inside the photo),
-    no rotation (level however the head rolls), the outfit's chin on the user's chin (collar under the chin)."""
+    no rotation (level however the head rolls), the outfit's chin on the user's chin (collar under the chin).
+    With ``canvas_size`` (width, height), an outfit whose jacket would end inside the canvas (narrow shoulders,
+    not cut by its photo's edge) is enlarged, up to ``MAX_WIDEN``, so the shoulders reach the frame's edges."""
     scale = face.size() / outfit.face_size
     basis = "face"
     if shoulders is not None:
@@ -168,9 +158,32 @@ def place_outfit(outfit: Outfit, face: Face, shoulders: tuple[np.ndarray, np.nda
             scale = float(np.clip(np.sqrt(scale * seen / own), 0.8 * scale, 1.25 * scale))
             basis = "shoulders"
     chin = face.points[CHIN_POINTS[0]].astype(np.float64)
+    if canvas_size is not None:
+        base = scale
+        for _ in range(3):  # the row at the canvas's bottom depends on the scale: a few fixed-point steps
+            bottom_row = outfit.anchor("chin")[1] + (canvas_size[1] - chin[1]) / scale
+            scale = min(max(base, _reach_scale(outfit, float(chin[0]), canvas_size[0], bottom_row)), MAX_WIDEN * base)
     translation = chin - scale * outfit.anchor("chin").astype(np.float64)
     matrix = np.array([[scale, 0.0, translation[0]], [0.0, scale, translation[1]]])
     return Placement(matrix, scale, basis)
+
+
+def _reach_scale(outfit: Outfit, chin_x: float, canvas_width: int, layer_row: float) -> float:
+    """The scale at which the jacket's row ``layer_row`` (the one at the canvas's bottom) reaches both canvas
+    edges (0 for a side cut by the layer's own border: that side is continued anyway, see ``warp_layer``)."""
+    index = int(np.clip(round(layer_row), 0, outfit.clothes.shape[0] - 1))
+    row = np.nonzero(outfit.clothes[index, :, 3] > 127)[0]
+    if len(row) == 0:
+        return 0.0
+    anchor_x = float(outfit.anchor("chin")[0])
+    needed = 0.0
+    width = outfit.clothes.shape[1]
+    margin = _edge_margin(width)
+    if row[0] >= margin and anchor_x - row[0] > 0:
+        needed = max(needed, chin_x / (anchor_x - row[0]))
+    if row[-1] < width - margin and row[-1] - anchor_x > 0:
+        needed = max(needed, (canvas_width - chin_x) / (row[-1] - anchor_x))
+    return needed
 
 
 def layer_box(outfit: Outfit, placement: Placement, width: int, height: int) -> tuple[int, int, int, int]:
@@ -192,19 +205,29 @@ def layer_box(outfit: Outfit, placement: Placement, width: int, height: int) -> 
     return max(0, x0), max(0, y0), min(width, x1), min(height, y1)
 
 
+def _edge_margin(width: int) -> int:
+    """Columns from a layer's side that count as touching it (cut-outs have ragged edges)."""
+    return max(1, round(0.02 * width))
+
+
 def _clean_side_edges(layer: np.ndarray) -> np.ndarray:
     """A layer whose side columns, repeated outward, give clean shoulders: alpha that only grows downward (no
     horizontal streaks from a ragged cut) and colours smoothed along the column."""
-    touching = [column for column in (0, layer.shape[1] - 1) if layer[:, column, 3].max() > 0]
+    width = layer.shape[1]
+    margin = _edge_margin(width)
+    bands = {0: layer[:, :margin], width - 1: layer[:, width - margin:]}
+    touching = [column for column, band in bands.items() if band[..., 3].max() > 0]
     if not touching:
         return layer
     layer = layer.copy()
     sigma = max(1.0, layer.shape[0] / 60)
     for column in touching:
-        edge = layer[:, column].astype(np.float32)
-        alpha = np.maximum.accumulate(cv2.GaussianBlur(edge[:, 3:4], (1, 0), sigma).ravel())
-        weight = edge[:, 3:4] / 255
-        colours = cv2.GaussianBlur(edge[:, :3] * weight, (1, 0), sigma) / np.maximum(
+        band = bands[column].astype(np.float32)  # the outermost columns: a ragged cut may miss the very last one
+        weight = band[..., 3:4] / 255
+        alpha = np.maximum.accumulate(cv2.GaussianBlur(band[..., 3].max(axis=1, keepdims=True), (1, 0), sigma).ravel())
+        colours = (band[..., :3] * weight).sum(axis=1) / np.maximum(weight.sum(axis=1), 1e-3)
+        weight = weight.max(axis=1)
+        colours = cv2.GaussianBlur(colours * weight, (1, 0), sigma) / np.maximum(
             cv2.GaussianBlur(weight, (1, 0), sigma), 1e-3)
         layer[:, column, :3] = np.clip(colours, 0, 255).astype(np.uint8)
         layer[:, column, 3] = np.clip(alpha, 0, 255).astype(np.uint8)
@@ -296,7 +319,9 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
     jaw = outline[(outline[:, 1] > face.mouth_center()[1]) & (np.abs(outline[:, 0] - chin[0]) < NECK_HALF_WIDTH * size)]
     collar = np.array([outfit.anchor("neck_left"), outfit.anchor("neck_right")]) * placement.scale
     collar += placement.matrix[:, 2]
-    under = collar + np.array([0.0, 0.15 * size])
+    # deep below the collar (under the clothes, which cover it): no background shows where the soft edges of
+    # the clothes and skin layers meet, and a low neckline's V is filled
+    under = collar + np.array([0.0, NECK_DEPTH * size])
     hull = cv2.convexHull(np.concatenate([jaw, collar, under]).astype(np.float32)).reshape(-1, 2)
     height, width = composite.shape[:2]
     x0, y0 = np.maximum(np.floor(hull.min(axis=0)).astype(int) - 4, 0)
@@ -319,21 +344,21 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
 
 
 # --- the user's head --------------------------------------------------------------------------------------------------
-def _colour_model(lab_pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    if len(lab_pixels) < 20:
-        return None
-    mean = lab_pixels.mean(axis=0)
-    cov = np.cov(lab_pixels.T) + np.diag([9.0, 4.0, 4.0])  # floor: a few Lab units of spread
-    return mean, np.linalg.inv(cov)
-
-
-def _likely(lab: np.ndarray, model: tuple[np.ndarray, np.ndarray] | None, limit: float = 3.0) -> np.ndarray:
+def _likely(lab: np.ndarray, model: ColourModel | None, limit: float = 3.0) -> np.ndarray:
+    """Pixels within ``limit`` Mahalanobis units of ``model`` (none without a model)."""
     if model is None:
         return np.zeros(lab.shape[:2], dtype=bool)
-    mean, inverse = model
-    diff = lab - mean
-    distance = np.einsum("...i,ij,...j->...", diff, inverse, diff)
-    return distance < limit * limit
+    return model.distance(lab) < limit
+
+
+def estimate_turn_and_light(image: np.ndarray, face: Face) -> tuple[float, float]:
+    """(yaw, light) of the user's head as the builder measures them on outfits (``builder.head_yaw``,
+    ``builder.light_side``), so outfits can be picked or mirrored to match."""
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    x0, y0 = max(0, x0), max(0, y0)
+    crop = np.ascontiguousarray(image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)])
+    local = face.transformed(np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]]))
+    return head_yaw(face), light_side(to_lab(crop), local)
 
 
 def _connected(candidates: np.ndarray, seed: np.ndarray) -> np.ndarray:
@@ -368,24 +393,31 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     cv2.fillConvexPoly(core, np.round(cv2.convexHull(grown.astype(np.float32))).astype(np.int32).reshape(-1, 2), 1)
     eye_y = float(np.mean([p[1] for p in (points[face.groups["eye_a"]].mean(0), points[face.groups["eye_b"]].mean(0))]))
     line = eye_y + HEAD_LINE * size
-    keep = core.astype(bool) | (mask & (yy < line))
-
-    # 2. hair and beard below the line: colour models, connected to the head
+    # 2. colour models: hair (above the brows, outside the face), skin (cheeks), beard (chin, when unlike cheeks)
     brow_top = points[face.groups["brows"], 1].min()
     hair_zone = mask & (yy < brow_top - 0.1 * size) & (np.abs(xx - centre[0]) < 0.9 * size) & ~core.astype(bool)
-    hair = _colour_model(lab[hair_zone])
+    hair = ColourModel.fit(lab[hair_zone], floor=6.0)
+    hair_like = _likely(lab, hair)
     chin = points[list(CHIN_POINTS)]
     chin_pixels = _sample(lab, chin + np.array([0, -0.03 * size]), max(1, int(0.02 * size)))
     cheek_pixels = _sample(lab, points[list(CHEEK_POINTS)], max(1, int(0.02 * size)))
+    skin = ColourModel.fit(cheek_pixels, floor=6.0)
+    skin_like = _likely(lab, skin)
+    # everything of the person above the ears' middle (hats, buns); from there to the head line only the ears (next
+    # to the face), hair and skin: a hood or a high collar further out is clothing
+    ears = eye_y + EAR_LINE * size
+    reach = max(1, int(round(EAR_REACH * size)))
+    near_face = cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
+    band = near_face.astype(bool) | hair_like | skin_like
+    keep = core.astype(bool) | (mask & ((yy < ears) | ((yy < line) & band)))
     beard = None
     if len(chin_pixels) and np.linalg.norm(np.median(chin_pixels, axis=0) - np.median(cheek_pixels, axis=0)) > 14:
-        beard = _colour_model(chin_pixels)  # the chin is far from the cheeks' colour: a beard
+        beard = ColourModel.fit(chin_pixels, floor=6.0)  # the chin is far from the cheeks' colour: a beard
     # skin-coloured pixels are never hair (red or blond hair next to a neck): the neck goes, the outfit's comes
-    below = mask & ~keep & ~_likely(lab, _colour_model(cheek_pixels), 3.0)
+    below = mask & ~keep & ~skin_like
     chin_x, chin_y = points[CHIN_POINTS[0]]
     # long hair hangs beside the neck, not in front of it: below the chin the neck's column is the outfit's
     beside_neck = (yy < chin_y) | (np.abs(xx - chin_x) > NECK_HALF_WIDTH * size)
-    hair_like = _likely(lab, hair)
     # long hair: hair-coloured and connected to the hair above the line (not merely to the face: a dark collar
     # beside the neck of a short-haired man touches the jaw, not the hair)
     long_hair = _connected(below & hair_like & beside_neck, keep & hair_like & ~core.astype(bool))
@@ -395,9 +427,13 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     opened = cv2.morphologyEx(keep.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     keep = opened.astype(bool) | core.astype(bool)
 
-    soft = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), max(0.6, 0.012 * size))
-    soft = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.minimum(soft, person)
+    sigma = max(0.6, 0.012 * size)
+    soft = cv2.resize(cv2.GaussianBlur(keep.astype(np.float32), (0, 0), sigma), (width, height),
+                      interpolation=cv2.INTER_LINEAR)
+    # the face is the person's whatever the segmentation says (soft or torn at the jaw)
+    face_soft = cv2.resize(cv2.GaussianBlur(core.astype(np.float32), (0, 0), sigma), (width, height),
+                           interpolation=cv2.INTER_LINEAR)
+    return np.maximum(np.minimum(soft, person), face_soft)
 
 
 # --- sharpness and grain ----------------------------------------------------------------------------------------------
@@ -556,7 +592,7 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
     if blend not in BLENDS:
         raise ValueError(f"Unknown blend {blend!r}; choose one of {', '.join(BLENDS)}.")
     height, width = photo.shape[:2]
-    placement = place_outfit(outfit, face, shoulders)
+    placement = place_outfit(outfit, face, shoulders, (width, height))
     composite = flat_image(height, width, background)
     matte = np.zeros((height, width), dtype=np.float32)
     box = layer_box(outfit, placement, width, height)
@@ -604,9 +640,9 @@ def seam_stats(image: np.ndarray, face: Face, collar_y: float | None = None) -> 
     height, width = image.shape[:2]
     x0, x1, y0, y1 = max(0, x0), min(width, x1), max(0, y0), min(height, max(y1, y0 + 4))
     del outline
-    band = to_lab(image[y0:y1, x0:x1])[..., 0]
+    band = to_lab(np.ascontiguousarray(image[y0:y1, x0:x1]))[..., 0]
     gradient = np.abs(np.diff(cv2.GaussianBlur(band, (0, 0), 1.0), axis=0)).mean(axis=1)
     ratio = float(gradient.max() / max(np.median(gradient), 1e-3))
     neck = _sample(image, np.array([[chin[0], chin[1] + 0.12 * size]]), max(1, int(0.04 * size)))
-    distance = float(np.linalg.norm(np.median(to_lab(neck.astype(np.uint8)), axis=0) - cheek_lab(image, face)))
+    distance = float(np.linalg.norm(np.median(lab_pixels(neck), axis=0) - cheek_lab(image, face)))
     return {"gradient_ratio": ratio, "cheek_neck_distance": distance}
