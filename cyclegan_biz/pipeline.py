@@ -518,6 +518,15 @@ def _read_photo(image: ImageInput, needed: float, size: int, lap) -> tuple[np.nd
     return photo, scale, face, small, small_face
 
 
+def _faded_edges(valid: np.ndarray, distance: float) -> np.ndarray:
+    """float32 0..1: 1 deeper than ``distance`` pixels inside the 0/1 ``valid`` mask, fading to 0 at its border;
+    1 everywhere when the photo covers the whole canvas."""
+    if valid.all():
+        return np.ones(valid.shape, dtype=np.float32)
+    inside = cv2.distanceTransform(valid, cv2.DIST_L2, 3)
+    return np.clip(inside / max(distance, 1.0), 0.0, 1.0)
+
+
 # person probability (0..255) -> matte (float32 0..1)
 _MATTE_LUT = soften_person_mask(np.arange(256, dtype=np.float32) / 255).reshape(1, 256)
 
@@ -686,10 +695,11 @@ class SelfieToBusinessPipeline:
         photo_per_seg = face.size() / seg_face.size()
         seg_framing = Framing(compose_affine(framing.matrix, np.array([[photo_per_seg, 0, 0], [0, photo_per_seg, 0]])),
                               framing.width, framing.height)
+        canvas_face = face.transformed(framing.matrix)
         person = seg_framing.warp(person_small)
         person = cv2.LUT(np.clip(np.rint(person * 255), 0, 255).astype(np.uint8), _MATTE_LUT)
-        person *= seg_framing.valid_mask(person_small.shape)
-        canvas_face = face.transformed(framing.matrix)
+        # the photo's own edges fade out (hair or shoulders cut by the photo end softly, not in a straight line)
+        person *= _faded_edges(seg_framing.valid_mask(person_small.shape), 0.06 * canvas_face.size())
         lap("segment")
 
         attire_used, confidence, probabilities, outfit_id = attire, None, None, outfit

@@ -44,8 +44,14 @@ SHOULDER_SLOPE = 0.3
 EAR_LINE = 0.15
 # Ears: person pixels this close to the face (face sizes) are kept above the head line whatever their colour.
 EAR_REACH = 0.18
+# A pixel is like a colour model within this Mahalanobis distance.
+LIKELY = 3.0
+# A chin this much darker (Lab L) than the cheeks has a beard.
+BEARD_DARKER = 12.0
 # How far below the chin a beard may reach (face sizes).
 BEARD_REACH = 0.2
+# The outfit's own skin shows at most this far (face sizes) either side of the chin: neck, collarbones, a V-neck.
+CHEST_HALF_WIDTH = 0.55
 # How far below the collar points (face sizes) the painted neck reaches, under the clothes.
 NECK_DEPTH = 0.8
 # Half the width of the neck (face sizes): below the chin, hair is only kept outside this column.
@@ -308,47 +314,59 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
 
 def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: Placement, outfit: Outfit,
-               neck_lab: np.ndarray) -> None:
-    """A plain neck under the outfit's own skin layer (in place): the hull of the jaw below the mouth and the
-    outfit's collar points, in the user's neck colour, a little darker under the chin (``matte`` gets its weight).
-    Outfits whose skin layer is
-    small or missing (a high collar, a cut that lost the neck) still get a neck joining jaw and collar."""
+               neck_lab: np.ndarray, clothes_span: np.ndarray) -> None:
+    """A plain neck under the outfit's own skin layer (in place; ``matte`` gets its weight): the hull of the jaw
+    near the chin and the outfit's collar points (kept within a neck's width), in the user's neck colour, a little
+    darker under the chin; below the collar it continues only inside ``clothes_span`` (canvas bool: between the
+    clothes' left and right edges on each row), which fills a neckline's V and leaves no background where the
+    soft edges of clothes and skin meet. Outfits whose skin layer is small or missing still get a neck."""
     size = face.size()
     outline = face.points[face.groups["outline"]]
     chin = face.points[CHIN_POINTS[0]]
-    jaw = outline[(outline[:, 1] > face.mouth_center()[1]) & (np.abs(outline[:, 0] - chin[0]) < NECK_HALF_WIDTH * size)]
+    near = np.abs(outline[:, 0] - chin[0]) < NECK_HALF_WIDTH * size
+    jaw = outline[(outline[:, 1] > face.mouth_center()[1]) & near]
     collar = np.array([outfit.anchor("neck_left"), outfit.anchor("neck_right")]) * placement.scale
     collar += placement.matrix[:, 2]
-    # deep below the collar (under the clothes, which cover it): no background shows where the soft edges of
-    # the clothes and skin layers meet, and a low neckline's V is filled
+    collar[:, 0] = np.clip(collar[:, 0], chin[0] - 1.2 * NECK_HALF_WIDTH * size, chin[0] + 1.2 * NECK_HALF_WIDTH * size)
     under = collar + np.array([0.0, NECK_DEPTH * size])
-    hull = cv2.convexHull(np.concatenate([jaw, collar, under]).astype(np.float32)).reshape(-1, 2)
+    neck = cv2.convexHull(np.concatenate([jaw, collar]).astype(np.float32)).reshape(-1, 2)
+    deep = cv2.convexHull(np.concatenate([collar, under]).astype(np.float32)).reshape(-1, 2)
     height, width = composite.shape[:2]
-    x0, y0 = np.maximum(np.floor(hull.min(axis=0)).astype(int) - 4, 0)
-    x1, y1 = np.minimum(np.ceil(hull.max(axis=0)).astype(int) + 4, (width, height))
+    corners = np.concatenate([neck, deep])
+    x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 4, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 4, (width, height))
     if x1 <= x0 or y1 <= y0:
         return
-    alpha = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-    cv2.fillConvexPoly(alpha, np.round(hull - (x0, y0)).astype(np.int32), 255, lineType=cv2.LINE_AA)
-    weight = cv2.GaussianBlur(alpha.astype(np.float32) / 255, (0, 0), max(1.0, 0.02 * size))
+    shape = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    cv2.fillConvexPoly(shape, np.round(deep - (x0, y0)).astype(np.int32), 1)
+    shape &= clothes_span[y0:y1, x0:x1].astype(np.uint8)
+    cv2.fillConvexPoly(shape, np.round(neck - (x0, y0)).astype(np.int32), 1, lineType=cv2.LINE_AA)
+    weight = cv2.GaussianBlur(shape.astype(np.float32), (0, 0), max(1.0, 0.02 * size))
     rows = np.arange(y0, y1, dtype=np.float32)
-    chin_y = float(chin[1])
-    shade = np.clip(1 - (rows - chin_y) / (0.25 * size), 0, 1) * 8.0  # the chin's shadow on the neck
+    shade = np.clip(1 - (rows - float(chin[1])) / (0.25 * size), 0, 1) * 8.0  # the chin's shadow on the neck
     lab = np.repeat(np.asarray(neck_lab, dtype=np.float32)[None], len(rows), axis=0)
     lab[:, 0] -= shade
-    column = lab_to_rgb(lab)  # one colour per row
-    paint = np.repeat(column[:, None, :], x1 - x0, axis=1)
+    paint = np.repeat(lab_to_rgb(lab)[:, None, :], x1 - x0, axis=1)  # one colour per row
     region = composite[y0:y1, x0:x1]
     region[...] = _over(region, paint, weight)
     np.maximum(matte[y0:y1, x0:x1], weight, out=matte[y0:y1, x0:x1])
 
 
+def row_span(mask: np.ndarray) -> np.ndarray:
+    """bool mask: on each row, everything between the first and the last set pixel of ``mask``."""
+    any_row = mask.any(axis=1)
+    first = np.where(any_row, mask.argmax(axis=1), mask.shape[1])
+    last = np.where(any_row, mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1), -1)
+    columns = np.arange(mask.shape[1])
+    return (columns[None, :] >= first[:, None]) & (columns[None, :] <= last[:, None])
+
+
 # --- the user's head --------------------------------------------------------------------------------------------------
-def _likely(lab: np.ndarray, model: ColourModel | None, limit: float = 3.0) -> np.ndarray:
-    """Pixels within ``limit`` Mahalanobis units of ``model`` (none without a model)."""
+def _distance(lab: np.ndarray, model: ColourModel | None) -> np.ndarray:
+    """Mahalanobis distance of every pixel to ``model`` (infinite without a model: nothing is like it)."""
     if model is None:
-        return np.zeros(lab.shape[:2], dtype=bool)
-    return model.distance(lab) < limit
+        return np.full(lab.shape[:2], np.inf, dtype=np.float32)
+    return model.distance(lab)
 
 
 def estimate_turn_and_light(image: np.ndarray, face: Face) -> tuple[float, float]:
@@ -396,13 +414,14 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     # 2. colour models: hair (above the brows, outside the face), skin (cheeks), beard (chin, when unlike cheeks)
     brow_top = points[face.groups["brows"], 1].min()
     hair_zone = mask & (yy < brow_top - 0.1 * size) & (np.abs(xx - centre[0]) < 0.9 * size) & ~core.astype(bool)
-    hair = ColourModel.fit(lab[hair_zone], floor=6.0)
-    hair_like = _likely(lab, hair)
+    hair_distance = _distance(lab, ColourModel.fit(lab[hair_zone], floor=6.0))
+    hair_like = hair_distance < LIKELY
     chin = points[list(CHIN_POINTS)]
     chin_pixels = _sample(lab, chin + np.array([0, -0.03 * size]), max(1, int(0.02 * size)))
     cheek_pixels = _sample(lab, points[list(CHEEK_POINTS)], max(1, int(0.02 * size)))
-    skin = ColourModel.fit(cheek_pixels, floor=6.0)
-    skin_like = _likely(lab, skin)
+    # a wide skin model: necks and shoulders are often paler or darker than the cheeks
+    skin_distance = _distance(lab, ColourModel.fit(cheek_pixels, floor=16.0))
+    skin_like = skin_distance < LIKELY
     # everything of the person above the ears' middle (hats, buns); from there to the head line only the ears (next
     # to the face), hair and skin: a hood or a high collar further out is clothing
     ears = eye_y + EAR_LINE * size
@@ -411,17 +430,22 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     band = near_face.astype(bool) | hair_like | skin_like
     keep = core.astype(bool) | (mask & ((yy < ears) | ((yy < line) & band)))
     beard = None
-    if len(chin_pixels) and np.linalg.norm(np.median(chin_pixels, axis=0) - np.median(cheek_pixels, axis=0)) > 14:
-        beard = ColourModel.fit(chin_pixels, floor=6.0)  # the chin is far from the cheeks' colour: a beard
-    # skin-coloured pixels are never hair (red or blond hair next to a neck): the neck goes, the outfit's comes
+    if len(chin_pixels) and np.median(cheek_pixels[:, 0]) - np.median(chin_pixels[:, 0]) > BEARD_DARKER:
+        beard = ColourModel.fit(chin_pixels, floor=6.0)  # the chin much darker than the cheeks: a beard
+    # below the line skin-coloured pixels are never hair, and hair must be closer to the hair's colour than to the
+    # skin's (with red or blond hair, shaded neck and shoulder skin is often within reach of the hair's model): the
+    # user's neck goes, the outfit's comes
+    hair_like &= hair_distance < 0.8 * skin_distance
     below = mask & ~keep & ~skin_like
     chin_x, chin_y = points[CHIN_POINTS[0]]
     # long hair hangs beside the neck, not in front of it: below the chin the neck's column is the outfit's
     beside_neck = (yy < chin_y) | (np.abs(xx - chin_x) > NECK_HALF_WIDTH * size)
     # long hair: hair-coloured and connected to the hair above the line (not merely to the face: a dark collar
     # beside the neck of a short-haired man touches the jaw, not the hair)
-    long_hair = _connected(below & hair_like & beside_neck, keep & hair_like & ~core.astype(bool))
-    beard_like = below & _likely(lab, beard) & (yy < chin_y + BEARD_REACH * size)
+    hair_below = cv2.morphologyEx((below & hair_like & beside_neck).astype(np.uint8), cv2.MORPH_CLOSE,
+                                  np.ones((5, 5), np.uint8)).astype(bool) & mask  # curls: fill the specks
+    long_hair = _connected(hair_below, keep & hair_like & ~core.astype(bool))
+    beard_like = below & (_distance(lab, beard) < LIKELY) & (yy < chin_y + BEARD_REACH * size)
     keep |= long_hair | _connected(beard_like, core.astype(bool))
     # a little opening: stray specks of hair-coloured jacket do not count
     opened = cv2.morphologyEx(keep.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -601,9 +625,11 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
         clothes = warp_layer(outfit.clothes, placement, box)
         skin = warp_layer(outfit.skin, placement, box)
         clothes_alpha = clothes[..., 3].astype(np.float32) * (1 / 255)
-        skin_alpha = skin[..., 3].astype(np.float32) * (1 / 255)
+        skin_alpha = skin[..., 3].astype(np.float32) * (1 / 255) * _chest_window(face, box)
         cheeks = cheek_lab(photo, face)
-        paint_neck(composite, matte, face, placement, outfit, neck_colour(cheeks))
+        span = np.zeros((height, width), dtype=bool)
+        span[y0:y1, x0:x1] = row_span(clothes_alpha > 0.5)
+        paint_neck(composite, matte, face, placement, outfit, neck_colour(cheeks), span)
         skin_rgb = recolour_skin(skin[..., :3], skin_alpha, cheeks)
         grain = detail_sigma(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), _cheek_region(face, height, width))
         clothes_rgb = sharpen_and_grain(clothes[..., :3], clothes_alpha, placement.scale, grain)
@@ -615,6 +641,16 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
     seam = seam_box(face, placement, outfit, width, height)
     composite = blend_seam(composite, photo, head, np.maximum(matte, head), seam, blend, face.size())
     return FitResult(composite, np.maximum(matte, head), placement, head)
+
+
+def _chest_window(face: Face, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Where the outfit's skin may show, on ``box``: the neck and the chest below it (``CHEST_HALF_WIDTH`` either
+    side of the chin, fading out). Wider skin in a cut-out is the wearer's hair or shoulders left behind."""
+    x0, _, x1, _ = box
+    size = face.size()
+    distance = np.abs(np.arange(x0, x1, dtype=np.float32) - face.points[CHIN_POINTS[0], 0]) / size
+    window = np.clip((CHEST_HALF_WIDTH - distance) / 0.1, 0.0, 1.0)
+    return window[None, :]
 
 
 def _cheek_region(face: Face, height: int, width: int) -> np.ndarray:
