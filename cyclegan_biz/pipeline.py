@@ -95,6 +95,9 @@ ONNX_GENERATOR = "model.onnx"
 ONNX_CLASSIFIER = "attire_classifier.onnx"
 MIN_SIZE, MAX_SIZE = 64, 4096
 STAGES = ("decode", "face", "generator", "compose", "background")
+# On the outfit path, the person fades out over this many face sizes toward the photo's own edges (hair cut by a
+# tight crop ends softly instead of in a straight line).
+PHOTO_EDGE_FADE = 0.12
 # Stages of the outfit path (outfit="auto", an id, a photo, or "keep": fewer).
 OUTFIT_STAGES = ("decode", "face", "segment", "attire", "outfit", "pose", "fit", "compose")
 # The person is segmented on a copy this wide; the matte is upsampled (mediapipe's model works at 256 px anyway).
@@ -699,7 +702,7 @@ class SelfieToBusinessPipeline:
         person = seg_framing.warp(person_small)
         person = cv2.LUT(np.clip(np.rint(person * 255), 0, 255).astype(np.uint8), _MATTE_LUT)
         # the photo's own edges fade out (hair or shoulders cut by the photo end softly, not in a straight line)
-        person *= _faded_edges(seg_framing.valid_mask(person_small.shape), 0.06 * canvas_face.size())
+        person *= _faded_edges(seg_framing.valid_mask(person_small.shape), PHOTO_EDGE_FADE * canvas_face.size())
         lap("segment")
 
         attire_used, confidence, probabilities, outfit_id = attire, None, None, outfit
