@@ -47,15 +47,16 @@ EAR_REACH = 0.18
 # A pixel is like a colour model within this Mahalanobis distance.
 LIKELY = 3.0
 # A chin this much darker (Lab L) than the cheeks has a beard.
-BEARD_DARKER = 12.0
+BEARD_DARKER = 20.0
 # How far below the chin a beard may reach (face sizes).
-BEARD_REACH = 0.2
+BEARD_REACH = 0.12
 # The outfit's own skin shows at most this far (face sizes) either side of the chin: neck, collarbones, a V-neck.
 CHEST_HALF_WIDTH = 0.55
 # How far below the collar points (face sizes) the painted neck reaches, under the clothes.
 NECK_DEPTH = 0.8
-# Half the width of the neck (face sizes): below the chin, hair is only kept outside this column.
-NECK_HALF_WIDTH = 0.3
+# Half the width of the neck (face sizes; a neck is about as wide as the face size, 2 eye distances): the painted
+# neck's width, and below the chin hair is only kept outside this column.
+NECK_HALF_WIDTH = 0.42
 # Lightness of neck skin relative to the cheeks (Lab L units, neck darker), from real portraits (see docs).
 NECK_SHADE = 6.0
 # The seam work (pyramid or Poisson blend) runs at most this wide, inside the chin-to-collar band.
@@ -314,12 +315,13 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
 
 def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: Placement, outfit: Outfit,
-               neck_lab: np.ndarray, clothes_span: np.ndarray) -> None:
+               neck_lab: np.ndarray, clothes_span: np.ndarray, grain: float = 0.0) -> None:
     """A plain neck under the outfit's own skin layer (in place; ``matte`` gets its weight): the hull of the jaw
     near the chin and the outfit's collar points (kept within a neck's width), in the user's neck colour, a little
     darker under the chin; below the collar it continues only inside ``clothes_span`` (canvas bool: between the
     clothes' left and right edges on each row), which fills a neckline's V and leaves no background where the
-    soft edges of clothes and skin meet. Outfits whose skin layer is small or missing still get a neck."""
+    soft edges of clothes and skin meet. Outfits whose skin layer is small or missing still get a neck. ``grain``:
+    the face's noise level, added so the neck is not smoother than the face."""
     size = face.size()
     outline = face.points[face.groups["outline"]]
     chin = face.points[CHIN_POINTS[0]]
@@ -341,12 +343,20 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
     cv2.fillConvexPoly(shape, np.round(deep - (x0, y0)).astype(np.int32), 1)
     shape &= clothes_span[y0:y1, x0:x1].astype(np.uint8)
     cv2.fillConvexPoly(shape, np.round(neck - (x0, y0)).astype(np.int32), 1, lineType=cv2.LINE_AA)
-    weight = cv2.GaussianBlur(shape.astype(np.float32), (0, 0), max(1.0, 0.02 * size))
+    weight = cv2.GaussianBlur(shape.astype(np.float32), (0, 0), max(1.0, 0.008 * size))
     rows = np.arange(y0, y1, dtype=np.float32)
-    shade = np.clip(1 - (rows - float(chin[1])) / (0.25 * size), 0, 1) * 8.0  # the chin's shadow on the neck
-    lab = np.repeat(np.asarray(neck_lab, dtype=np.float32)[None], len(rows), axis=0)
-    lab[:, 0] -= shade
-    paint = np.repeat(lab_to_rgb(lab)[:, None, :], x1 - x0, axis=1)  # one colour per row
+    columns = np.arange(x0, x1, dtype=np.float32)
+    # shading: the chin's shadow under it, and the neck's sides turning away from the light
+    under_chin = np.clip(1 - (rows - float(chin[1])) / (0.25 * size), 0, 1) * 8.0
+    across = np.clip(np.abs(columns - chin[0]) / (NECK_HALF_WIDTH * size), 0, 1)
+    sides = (1 - np.cos(across * np.pi / 2)) * 7.0
+    lab = np.empty((len(rows), len(columns), 3), dtype=np.float32)
+    lab[...] = np.asarray(neck_lab, dtype=np.float32)
+    lab[..., 0] -= under_chin[:, None] + sides[None, :]
+    paint = lab_to_rgb(lab)
+    if grain > 0.3:
+        noise = np.random.default_rng(1).standard_normal(paint.shape[:2], dtype=np.float32) * grain
+        paint = np.clip(paint + noise[..., None], 0, 255).astype(np.uint8)
     region = composite[y0:y1, x0:x1]
     region[...] = _over(region, paint, weight)
     np.maximum(matte[y0:y1, x0:x1], weight, out=matte[y0:y1, x0:x1])
@@ -445,8 +455,11 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     hair_below = cv2.morphologyEx((below & hair_like & beside_neck).astype(np.uint8), cv2.MORPH_CLOSE,
                                   np.ones((5, 5), np.uint8)).astype(bool) & mask  # curls: fill the specks
     long_hair = _connected(hair_below, keep & hair_like & ~core.astype(bool))
-    beard_like = below & (_distance(lab, beard) < LIKELY) & (yy < chin_y + BEARD_REACH * size)
-    keep |= long_hair | _connected(beard_like, core.astype(bool))
+    # a beard is darker than the skin (a shaded neck under stubble is not: it is left to the outfit's neck)
+    darker = lab[..., 0] < np.median(cheek_pixels[:, 0]) - BEARD_DARKER / 2
+    beard_like = below & darker & (_distance(lab, beard) < LIKELY) & (yy < chin_y + BEARD_REACH * size)
+    beard_like = cv2.morphologyEx(beard_like.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0
+    keep |= long_hair | _connected(beard_like & mask, core.astype(bool))
     # a little opening: stray specks of hair-coloured jacket do not count
     opened = cv2.morphologyEx(keep.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     keep = opened.astype(bool) | core.astype(bool)
@@ -625,13 +638,13 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
         clothes = warp_layer(outfit.clothes, placement, box)
         skin = warp_layer(outfit.skin, placement, box)
         clothes_alpha = clothes[..., 3].astype(np.float32) * (1 / 255)
-        skin_alpha = skin[..., 3].astype(np.float32) * (1 / 255) * _chest_window(face, box)
+        skin_alpha = skin[..., 3].astype(np.float32) * (1 / 255) * _chest_window(face, box, placement, outfit)
         cheeks = cheek_lab(photo, face)
         span = np.zeros((height, width), dtype=bool)
         span[y0:y1, x0:x1] = row_span(clothes_alpha > 0.5)
-        paint_neck(composite, matte, face, placement, outfit, neck_colour(cheeks), span)
+        grain = face_grain(photo, face)
+        paint_neck(composite, matte, face, placement, outfit, neck_colour(cheeks), span, grain)
         skin_rgb = recolour_skin(skin[..., :3], skin_alpha, cheeks)
-        grain = detail_sigma(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), _cheek_region(face, height, width))
         clothes_rgb = sharpen_and_grain(clothes[..., :3], clothes_alpha, placement.scale, grain)
         region = composite[y0:y1, x0:x1]
         region[...] = _over(_over(region, skin_rgb, skin_alpha), clothes_rgb, clothes_alpha)
@@ -643,22 +656,31 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
     return FitResult(composite, np.maximum(matte, head), placement, head)
 
 
-def _chest_window(face: Face, box: tuple[int, int, int, int]) -> np.ndarray:
+def _chest_window(face: Face, box: tuple[int, int, int, int], placement: Placement, outfit: Outfit) -> np.ndarray:
     """Where the outfit's skin may show, on ``box``: the neck and the chest below it (``CHEST_HALF_WIDTH`` either
-    side of the chin, fading out). Wider skin in a cut-out is the wearer's hair or shoulders left behind."""
-    x0, _, x1, _ = box
+    side of the chin, fading out; wider skin in a cut-out is the wearer's hair or shoulders left behind), and not
+    just under the wearer's chin, whose jaw shadow the layer still carries (the painted neck shows there)."""
+    x0, y0, x1, y1 = box
     size = face.size()
-    distance = np.abs(np.arange(x0, x1, dtype=np.float32) - face.points[CHIN_POINTS[0], 0]) / size
-    window = np.clip((CHEST_HALF_WIDTH - distance) / 0.1, 0.0, 1.0)
-    return window[None, :]
+    across = np.abs(np.arange(x0, x1, dtype=np.float32) - face.points[CHIN_POINTS[0], 0]) / size
+    wearer_chin = placement.scale * outfit.anchor("chin")[1] + placement.matrix[1, 2]
+    down = (np.arange(y0, y1, dtype=np.float32) - wearer_chin) / size
+    return np.clip((CHEST_HALF_WIDTH - across) / 0.1, 0.0, 1.0)[None, :] * np.clip(
+        (down[:, None] - 0.08) / 0.12, 0.0, 1.0)
 
 
-def _cheek_region(face: Face, height: int, width: int) -> np.ndarray:
-    mask = np.zeros((height, width), dtype=bool)
+def face_grain(photo: np.ndarray, face: Face) -> float:
+    """The noise/detail level of the cheeks (``detail_sigma`` on small squares around the cheek points)."""
     radius = max(2, int(round(0.04 * face.size())))
-    for x, y in np.round(face.points[list(CHEEK_POINTS)]).astype(int):
+    points = np.round(face.points[list(CHEEK_POINTS)]).astype(int)
+    x0, y0 = np.maximum(points.min(axis=0) - radius, 0)
+    x1, y1 = np.minimum(points.max(axis=0) + radius + 1, (photo.shape[1], photo.shape[0]))
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    mask = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    for x, y in points - (x0, y0):
         mask[max(0, y - radius): y + radius + 1, max(0, x - radius): x + radius + 1] = True
-    return mask
+    return detail_sigma(cv2.cvtColor(np.ascontiguousarray(photo[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY), mask)
 
 
 # --- seam statistics --------------------------------------------------------------------------------------------------
