@@ -129,13 +129,13 @@ def light_side(lab: np.ndarray, face: Face) -> float:
 
 # Named colours in Lab (D65, L 0-100); jacket and shirt colours are named by the nearest one.
 _NAMED_LAB = {
-    "black": (14, 0, 0),
+    "black": (10, 0, -1),
     "charcoal": (30, 0, -2),
     "grey": (50, 0, -2),
     "light grey": (68, 0, -2),
     "white": (88, 0, 0),
-    "navy": (22, 4, -20),
-    "blue": (45, 2, -30),
+    "navy": (17, 3, -12),
+    "blue": (38, 8, -36),
     "light blue": (75, -4, -18),
     "brown": (35, 10, 18),
     "beige": (70, 5, 20),
@@ -223,6 +223,41 @@ def _above_neck_skin(skin: np.ndarray, neck_column: np.ndarray, chin_y: float, f
     return neck_column & (rows < first[None, :]) & (rows > chin_y)
 
 
+def _above_solid_clothes(clothes: np.ndarray, run: int) -> np.ndarray:
+    """In each column, everything above the first ``run`` rows of unbroken clothes. Collars and shoulders are
+    tall; what sits on top of them in small pieces (jaw, ears, the hair at the nape) is not clothes."""
+    kernel = np.ones((run, 1), np.uint8)
+    solid = cv2.erode(clothes.astype(np.uint8), kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE).astype(bool)
+    height = clothes.shape[0]
+    first = np.where(solid.any(axis=0), solid.argmax(axis=0), height)
+    return np.arange(height)[:, None] < first[None, :]
+
+
+def _has_tie(lab: np.ndarray, clothes: np.ndarray, centre_x: float, collar_y: float, face_w: float, fs: float,
+             shirt_lab: np.ndarray) -> bool:
+    """A tie: for a fifth of a face size under the collar, a narrow run of something that is not shirt with shirt
+    on both sides of it (a tie of the jacket's colour too). An open collar has skin, not clothes, in the middle."""
+    height, width = clothes.shape
+    x0, x1 = int(max(0, centre_x - 0.45 * face_w)), int(min(width, centre_x + 0.45 * face_w))
+    y0, y1 = int(collar_y), int(min(height, collar_y + fs))  # the V of the collar can be deep: look far down
+    if y1 <= y0 or x1 <= x0:
+        return False
+    region, inside = lab[y0:y1, x0:x1], clothes[y0:y1, x0:x1]
+    shirt = inside & (np.linalg.norm(region - shirt_lab, axis=-1) < 15)
+    tie_rows = 0
+    for row_shirt, row_inside in zip(shirt, inside, strict=True):
+        xs = np.flatnonzero(row_shirt)
+        if len(xs) < 2:
+            continue
+        gaps = np.diff(xs)
+        widest = int(gaps.argmax())
+        gap = slice(xs[widest] + 1, xs[widest + 1])
+        # A gap in the shirt, filled with clothes, of about a tie's width.
+        if 0.06 * face_w <= gaps[widest] <= 0.4 * face_w and row_inside[gap].mean() > 0.8:
+            tie_rows += 1
+    return tie_rows >= 0.2 * fs
+
+
 def _collar_top(clothes: np.ndarray, x: int, start: int) -> float:
     """First clothes row at or below ``start`` in column ``x`` (the collar's top)."""
     column = clothes[start:, x]
@@ -282,6 +317,7 @@ def assess_photo(
 
     clothes = body & ~skin & ~hair & ~_above_neck_skin(skin, neck_column, chin[1], fs)
     clothes = cv2.morphologyEx(clothes.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    clothes &= ~_above_solid_clothes(clothes, int(max(3, 0.15 * fs)))
 
     # Anchors.
     eye_left, eye_right = face.eye_centers()
@@ -306,17 +342,13 @@ def assess_photo(
     jacket = clothes & sides & np.broadcast_to(ys > collar_y + 0.3 * fs, shape)
     if jacket.sum() < 0.05 * fs * fs:
         raise NoOutfitError("Too little clothing below the head to cut an outfit; use a head-and-shoulders photo.")
-    centre = clothes & np.broadcast_to(
-        (np.abs(xs - chin[0]) < 0.12 * face_w) & (ys > collar_y + 0.1 * fs) & (ys < collar_y + 0.6 * fs), shape
-    )
-    front = clothes & np.broadcast_to(
-        (np.abs(xs - chin[0]) > 0.15 * face_w) & (np.abs(xs - chin[0]) < 0.35 * face_w)
-        & (ys > collar_y) & (ys < collar_y + 0.3 * fs), shape
-    )
+    dx = np.abs(xs - chin[0]) / face_w
+    dy = (ys - collar_y) / fs
+    front = clothes & np.broadcast_to((dx > 0.12) & (dx < 0.3) & (dy > 0) & (dy < 0.3), shape)
     jacket_lab = np.median(lab[jacket], axis=0)
     shirt_lab = np.median(lab[front], axis=0) if front.any() else jacket_lab
-    centre_lab = np.median(lab[centre], axis=0) if centre.any() else shirt_lab
-    tie = bool(np.linalg.norm(centre_lab - shirt_lab) > 12 and np.linalg.norm(centre_lab - jacket_lab) > 8)
+    tie = _has_tie(lab, clothes, (anchors["neck_left"][0] + anchors["neck_right"][0]) / 2, collar_y, face_w, fs,
+                   shirt_lab)
 
     problems = []
     yaw = head_yaw(face)

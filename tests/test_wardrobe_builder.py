@@ -1,0 +1,110 @@
+"""Cutting outfits from photos (mediapipe models, offline): the builder on a few business portraits, the
+no-outfit error, colour names and the reproducible build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cyclegan_biz.imageio import load_rgb_array
+from cyclegan_biz.vision.pose import detect_shoulders
+from cyclegan_biz.wardrobe.builder import NoOutfitError, assess_photo, colour_name, cut_outfit, to_lab
+from cyclegan_biz.wardrobe.collection import build_wardrobe, read_chosen, redistributable_portraits
+from cyclegan_biz.wardrobe.outfit import ANCHOR_NAMES, read_outfits
+
+BUSINESS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "business"
+needs_business = pytest.mark.skipif(not (BUSINESS / "metadata.csv").exists(), reason="needs ../shared/datasets")
+# Head-and-shoulders portraits, one per source: suit with tie, blazer.
+SUIT = "uk-parliament/Adam_Afriyie_Portrait.webp"
+BLAZER = "uk-parliament/Abtisam_Mohamed_Portrait.webp"
+
+
+@pytest.fixture(scope="module")
+def suit_photo() -> np.ndarray:
+    return load_rgb_array(BUSINESS / SUIT)
+
+
+@needs_business
+def test_shoulders_of_a_portrait_are_usable(suit_photo):
+    shoulders = detect_shoulders(suit_photo)
+    assert shoulders is not None and shoulders.usable()
+    assert shoulders.left[0] < shoulders.right[0]
+    assert shoulders.width > 0.4 * suit_photo.shape[1]
+
+
+@needs_business
+def test_cut_outfit_from_a_business_portrait(suit_photo):
+    cut = assess_photo(suit_photo, licence="CC BY 3.0", source="uk", file=SUIT)
+    outfit = cut.outfit
+    assert cut.problems == []
+    assert outfit.clothes.dtype == np.uint8 and outfit.clothes.shape[2] == 4
+    assert outfit.skin.shape == outfit.clothes.shape
+    assert outfit.licence == "CC BY 3.0" and outfit.file == SUIT
+    height, width = outfit.clothes.shape[:2]
+    assert set(outfit.anchors) == set(ANCHOR_NAMES)
+    for x, y in outfit.anchors.values():
+        assert 0 <= x < width and 0 <= y < height
+    chin_y = int(outfit.anchors["chin"][1])
+    assert outfit.clothes[:chin_y, :, 3].max() == 0  # no head or hair in the clothes
+    assert outfit.clothes[..., 3].mean() > 60  # the jacket fills the lower part
+    alpha = outfit.clothes[..., 3]
+    assert ((alpha > 0) & (alpha < 255)).any()  # soft edges
+    assert outfit.skin[..., 3].max() == 255  # the neck is there
+    assert outfit.attire == "suit" and outfit.tie and outfit.colour == "navy" and outfit.shirt == "white"
+    assert abs(outfit.yaw) < 0.3 and 60 < outfit.face_size < 200
+
+
+@needs_business
+def test_blazer_without_tie():
+    outfit = cut_outfit(load_rgb_array(BUSINESS / "uk-parliament/Lillian_Jones_Portrait.webp"), attire="blazer")
+    assert outfit.attire == "blazer" and not outfit.tie and outfit.colour == "navy" and outfit.shirt == "light blue"
+
+
+def test_tight_face_crop_has_no_outfit(example_rgb):
+    with pytest.raises(NoOutfitError, match="shoulders"):
+        cut_outfit(example_rgb)
+
+
+def test_photo_without_a_person_has_no_outfit(no_face_rgb):
+    with pytest.raises(NoOutfitError, match="face"):
+        cut_outfit(no_face_rgb)
+
+
+@pytest.mark.parametrize(
+    ("rgb", "name"),
+    [((20, 28, 55), "navy"), ((65, 65, 70), "charcoal"), ((15, 15, 15), "black"), ((250, 250, 250), "white"),
+     ((110, 80, 55), "brown"), ((128, 128, 130), "grey"), ((170, 200, 230), "light blue")],
+)
+def test_colour_names(rgb, name):
+    lab = to_lab(np.array([[rgb]], dtype=np.uint8))[0, 0]
+    assert colour_name(lab) == name
+
+
+@needs_business
+def test_chosen_portraits_are_redistributable():
+    allowed = {p.file for p in redistributable_portraits(BUSINESS)}
+    chosen = read_chosen()
+    assert chosen and all(choice.file in allowed for choice in chosen)
+    assert len({choice.file for choice in chosen}) == len(chosen)
+
+
+@needs_business
+def test_build_is_reproducible_from_a_chosen_list(tmp_path):
+    chosen = tmp_path / "chosen.txt"
+    chosen.write_text(f"# two\n{SUIT} suit\n{BLAZER} blazer tie  # a tie set by hand\n")
+    built = build_wardrobe(BUSINESS, tmp_path / "out", chosen)
+    assert [o.id for o in built] == ["suit-navy-01", "blazer-light-blue-01"]
+    assert built[1].tie
+    loaded = read_outfits(tmp_path / "out")
+    assert [o.record() for o in loaded] == [o.record() for o in built]
+    assert "Abtisam Mohamed" in (tmp_path / "out" / "ATTRIBUTION.md").read_text()
+    assert "CC BY 3.0" in loaded[0].licence
+
+
+def test_chosen_list_errors_name_the_line(tmp_path):
+    chosen = tmp_path / "chosen.txt"
+    chosen.write_text(f"{SUIT} tuxedo\n")
+    with pytest.raises(ValueError, match="chosen.txt:1"):
+        read_chosen(chosen)
