@@ -108,3 +108,31 @@ def test_chosen_list_errors_name_the_line(tmp_path):
     chosen.write_text(f"{SUIT} tuxedo\n")
     with pytest.raises(ValueError, match="chosen.txt:1"):
         read_chosen(chosen)
+
+
+@needs_business
+def test_outfit_from_photo_is_cached_by_content(tmp_path):
+    import shutil
+
+    from cyclegan_biz.wardrobe import builder
+
+    first = tmp_path / "a.webp"
+    shutil.copy(BUSINESS / SUIT, first)
+    second = tmp_path / "b.webp"
+    shutil.copy(BUSINESS / SUIT, second)
+    outfit = builder.outfit_from_photo(first, attire="suit")
+    assert outfit.id.startswith("photo-") and outfit.attire == "suit"
+    assert builder.outfit_from_photo(second, attire="suit") is outfit  # same bytes, not cut again
+
+
+def test_outfit_from_missing_or_faceless_photo(tmp_path, no_face_rgb):
+    from PIL import Image
+
+    from cyclegan_biz.wardrobe.builder import outfit_from_photo
+
+    with pytest.raises(NoOutfitError, match="Cannot read"):
+        outfit_from_photo(tmp_path / "missing.jpg")
+    landscape = tmp_path / "landscape.png"
+    Image.fromarray(no_face_rgb).save(landscape)
+    with pytest.raises(NoOutfitError, match="face"):
+        outfit_from_photo(landscape)

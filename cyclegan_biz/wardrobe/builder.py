@@ -15,13 +15,17 @@ How a photo is split (all in the photo's own pixels; the layers are then cropped
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..errors import CycleBizError, FaceTooSmallError, NoFaceError
 from ..face import Face, detect_face, person_mask
+from ..imageio import load_rgb_array
 from ..vision.pose import Shoulders, detect_shoulders
 from .outfit import Outfit
 from .vocabulary import ATTIRES
@@ -405,3 +409,29 @@ def cut_outfit(photo: np.ndarray, attire: str | None = None, outfit_id: str = "c
 
     Unlike the wardrobe builder this accepts imperfect photos (turned heads, some hair on the shoulders)."""
     return assess_photo(photo, attire=attire, outfit_id=outfit_id, **credit).outfit
+
+
+# Outfits cut from users' photos, by file content: the same photo is cut once per process.
+_PHOTO_CACHE: OrderedDict[str, Outfit] = OrderedDict()
+_PHOTO_CACHE_SIZE = 8
+
+
+def outfit_from_photo(path: str | Path, attire: str | None = None) -> Outfit:
+    """The outfit worn in the photo at ``path`` (``outfit=<path>``), cached by the file's SHA-256.
+
+    Raises ``UnreadableImageError`` for a file that is not an image and ``NoOutfitError`` when no outfit can be cut.
+    ``attire`` None: guessed from the clothes (a tie -> "suit")."""
+    path = Path(path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise NoOutfitError(f"Cannot read the outfit photo {path}: {err.strerror or err}. Check the path.") from err
+    key = f"{digest}:{attire}"
+    if key not in _PHOTO_CACHE:
+        photo = load_rgb_array(path)
+        _PHOTO_CACHE[key] = cut_outfit(photo, attire=attire, outfit_id=f"photo-{digest[:10]}", source="your photo",
+                                       file=path.name, licence="yours", attribution=f"your photo {path.name}")
+        while len(_PHOTO_CACHE) > _PHOTO_CACHE_SIZE:
+            _PHOTO_CACHE.popitem(last=False)
+    _PHOTO_CACHE.move_to_end(key)
+    return _PHOTO_CACHE[key]
