@@ -136,3 +136,15 @@ def test_outfit_from_missing_or_faceless_photo(tmp_path, no_face_rgb):
     Image.fromarray(no_face_rgb).save(landscape)
     with pytest.raises(NoOutfitError, match="face"):
         outfit_from_photo(landscape)
+
+
+@needs_business
+def test_large_outfit_photos_are_cut_at_a_bounded_size(suit_photo):
+    import cv2
+
+    from cyclegan_biz.wardrobe.builder import MAX_PHOTO_SIDE
+
+    large = cv2.resize(suit_photo, (1600, 1600), interpolation=cv2.INTER_CUBIC)
+    outfit = cut_outfit(large)
+    assert max(outfit.clothes.shape[:2]) <= MAX_PHOTO_SIDE
+    assert outfit.face_size > 300  # measured on the scaled photo, in layer pixels
