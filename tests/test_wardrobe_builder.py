@@ -148,3 +148,35 @@ def test_large_outfit_photos_are_cut_at_a_bounded_size(suit_photo):
     outfit = cut_outfit(large)
     assert max(outfit.clothes.shape[:2]) <= MAX_PHOTO_SIDE
     assert outfit.face_size > 300  # measured on the scaled photo, in layer pixels
+
+
+@needs_business
+def test_candidates_pass_filters_and_rejections_are_counted():
+    from cyclegan_biz.wardrobe.collection import contact_sheet, find_candidates
+
+    wanted = {SUIT, BLAZER, "us-congress/A000014.jpg"}  # the last: a shoulder outside the photo
+    portraits = [p for p in redistributable_portraits(BUSINESS) if p.file in wanted]
+    cuts, reasons = find_candidates(portraits)
+    assert sorted(cut.outfit.file for cut in cuts) == sorted([SUIT, BLAZER])
+    assert reasons == {"No shoulders found in the outfit photo": 1}
+    sheet = contact_sheet([cut.outfit for cut in cuts], columns=2, tile=64)
+    assert sheet.width == 128
+
+
+@needs_business
+def test_build_script_writes_the_wardrobe(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    chosen = tmp_path / "chosen.txt"
+    chosen.write_text(f"{SUIT} suit\n")
+    command = [sys.executable, str(root / "scripts" / "build_wardrobe.py"), "--business", str(BUSINESS),
+               "--output", str(tmp_path / "out"), "--chosen", str(chosen)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=root,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
+    assert report["outfits"] == 1 and report["attire"] == {"suit": 1}
+    assert (tmp_path / "out" / "suit-navy-01.webp").exists()
