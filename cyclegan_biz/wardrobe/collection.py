@@ -110,18 +110,26 @@ def contact_sheet(outfits: list[Outfit], columns: int = 10, tile: int = 192) -> 
     return image_grid(tiles, columns, labels)
 
 
-def read_chosen(path: str | Path = CHOSEN_FILE) -> list[tuple[str, str]]:
-    """(file, attire) pairs of the chosen list: one ``<file relative to business/> <attire>`` per line, ``#``
-    comments."""
+@dataclass
+class Choice:
+    """One line of the chosen list."""
+
+    file: str
+    attire: str
+    tie: bool | None = None  # None: as detected; set where the detector is wrong (checked by eye)
+
+
+def read_chosen(path: str | Path = CHOSEN_FILE) -> list[Choice]:
+    """The chosen list: one ``<file relative to business/> <attire> [tie|no-tie]`` per line, ``#`` comments."""
     chosen = []
     for number, line in enumerate(Path(path).read_text().splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
+        fields = line.split("#", 1)[0].split()
+        if not fields:
             continue
-        file, attire = line.rsplit(maxsplit=1)
-        if attire not in ATTIRES:
-            raise ValueError(f"{path}:{number}: attire {attire!r} is not one of {', '.join(ATTIRES)}")
-        chosen.append((file, attire))
+        tie = {"tie": True, "no-tie": False}.get(fields[2]) if len(fields) == 3 else None
+        if len(fields) not in (2, 3) or fields[1] not in ATTIRES or (len(fields) == 3 and tie is None):
+            raise ValueError(f"{path}:{number}: expected '<file> <{'|'.join(ATTIRES)}> [tie|no-tie]', got {line!r}")
+        chosen.append(Choice(fields[0], fields[1], tie))
     return chosen
 
 
@@ -140,11 +148,13 @@ def build_wardrobe(
     by_file = {p.file: p for p in redistributable_portraits(business)}
     outfits: list[Outfit] = []
     numbers: dict[str, int] = {}
-    for file, attire in progress(read_chosen(chosen)):
-        if file not in by_file:
-            raise FileNotFoundError(f"{file} (in {chosen}) is not a redistributable portrait of {business}")
-        outfit = cut_portrait(by_file[file], attire).outfit
-        stem = f"{attire}-{_slug(outfit.colour)}"
+    for choice in progress(read_chosen(chosen)):
+        if choice.file not in by_file:
+            raise FileNotFoundError(f"{choice.file} (in {chosen}) is not a redistributable portrait of {business}")
+        outfit = cut_portrait(by_file[choice.file], choice.attire).outfit
+        if choice.tie is not None:
+            outfit.tie = choice.tie
+        stem = f"{choice.attire}-{_slug(outfit.colour)}"
         numbers[stem] = numbers.get(stem, 0) + 1
         outfit.id = f"{stem}-{numbers[stem]:02d}"
         outfits.append(outfit)
