@@ -37,6 +37,9 @@ JAW_MARGIN = 0.03
 HEAD_LINE = 0.42
 # An outfit may be enlarged this much beyond the face-based scale so its shoulders reach the frame's edges.
 MAX_WIDEN = 1.3
+# A layer's side counts as cut by its photo's edge (and is continued outward) when clothes cover this share of its
+# rows there.
+MIN_EDGE_COVER = 0.25
 # Clothes cut at a layer's side continue outward falling this many rows per column (a shoulder's slope).
 SHOULDER_SLOPE = 0.3
 # Above this line (eye line + this many face sizes) all of the person is kept, between it and HEAD_LINE only hair
@@ -194,10 +197,16 @@ def _reach_scale(outfit: Outfit, chin_x: float, canvas_width: int, layer_row: fl
     needed = 0.0
     width = outfit.clothes.shape[1]
     margin = _edge_margin(width)
-    if row[0] >= margin and anchor_x - row[0] > 0:
-        needed = max(needed, chin_x / (anchor_x - row[0]))
-    if row[-1] < width - margin and row[-1] - anchor_x > 0:
-        needed = max(needed, (canvas_width - chin_x) / (row[-1] - anchor_x))
+    left_cut = row[0] < margin and _cut_by_border(outfit.clothes[:, :margin])
+    right_cut = row[-1] >= width - margin and _cut_by_border(outfit.clothes[:, width - margin:])
+    # a side cut by the photo's edge is continued outward, but that shows: rather reach the canvas's edge with the
+    # layer's own border
+    left = 0 if left_cut else row[0]
+    right = width - 1 if right_cut else row[-1]
+    if anchor_x - left > 0:
+        needed = max(needed, chin_x / (anchor_x - left))
+    if right - anchor_x > 0:
+        needed = max(needed, (canvas_width - chin_x) / (right - anchor_x))
     return needed
 
 
@@ -225,17 +234,23 @@ def _edge_margin(width: int) -> int:
     return max(1, round(0.02 * width))
 
 
+def _cut_by_border(band: np.ndarray) -> bool:
+    """Whether the clothes in a layer's outermost columns (RGBA) were cut by the source photo's edge: covered on at
+    least ``MIN_EDGE_COVER`` of the rows (a shoulder leaving the photo), not an arm or a sleeve grazing it."""
+    return bool((band[..., 3].max(axis=1) > 127).mean() >= MIN_EDGE_COVER)
+
+
 def _clean_side_edges(layer: np.ndarray) -> np.ndarray:
     """A layer whose side columns, repeated outward, give clean shoulders: alpha that only grows downward (no
     horizontal streaks from a ragged cut) and colours smoothed along the column."""
     width = layer.shape[1]
     margin = _edge_margin(width)
     bands = {0: layer[:, :margin], width - 1: layer[:, width - margin:]}
-    touching = [column for column, band in bands.items() if band[..., 3].max() > 0]
-    if not touching:
-        return layer
+    touching = [column for column, band in bands.items() if _cut_by_border(band)]
     layer = layer.copy()
-    sigma = max(1.0, layer.shape[0] / 60)
+    for column in set(bands) - set(touching):  # an arm grazing the border is not continued
+        layer[:, column, 3] = 0
+    sigma = max(1.0, layer.shape[0] / 150)
     for column in touching:
         band = bands[column].astype(np.float32)  # the outermost columns: a ragged cut may miss the very last one
         weight = band[..., 3:4] / 255
@@ -339,7 +354,12 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
     collar += placement.matrix[:, 2]
     collar[:, 0] = np.clip(collar[:, 0], chin[0] - 1.2 * NECK_HALF_WIDTH * size, chin[0] + 1.2 * NECK_HALF_WIDTH * size)
     under = collar + np.array([0.0, NECK_DEPTH * size])
-    neck = cv2.convexHull(np.concatenate([jaw, collar]).astype(np.float32)).reshape(-1, 2)
+    # down to where the clothes start under the chin, whatever the anchors say (a cut may misplace them)
+    column = clothes_span[:, int(np.clip(round(chin[0]), 0, clothes_span.shape[1] - 1))]
+    below = np.nonzero(column[int(max(chin[1], 0)):])[0]
+    start = chin[1] + (below[0] if len(below) else 0.3 * size) + 0.05 * size
+    reach = np.array([[chin[0] - 0.8 * NECK_HALF_WIDTH * size, start], [chin[0] + 0.8 * NECK_HALF_WIDTH * size, start]])
+    neck = cv2.convexHull(np.concatenate([jaw, collar, reach]).astype(np.float32)).reshape(-1, 2)
     deep = cv2.convexHull(np.concatenate([collar, under]).astype(np.float32)).reshape(-1, 2)
     height, width = composite.shape[:2]
     corners = np.concatenate([neck, deep])
@@ -665,16 +685,18 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
 
 
 def _chest_window(face: Face, box: tuple[int, int, int, int], placement: Placement, outfit: Outfit) -> np.ndarray:
-    """Where the outfit's skin may show, on ``box``: the neck and the chest below it (``CHEST_HALF_WIDTH`` either
-    side of the chin, fading out; wider skin in a cut-out is the wearer's hair or shoulders left behind), and not
-    just under the wearer's chin, whose jaw shadow the layer still carries (the painted neck shows there)."""
+    """Where the outfit's skin may show, on ``box``: the chest from the collar down (a neckline's V), within
+    ``CHEST_HALF_WIDTH`` of the chin (wider skin in a cut-out is the wearer's hair or shoulders left behind). Above
+    the collar the painted neck shows: the wearer's own neck carries their jaw's shadow and, when their head was
+    turned, the tendons of a turned neck."""
     x0, y0, x1, y1 = box
     size = face.size()
     across = np.abs(np.arange(x0, x1, dtype=np.float32) - face.points[CHIN_POINTS[0], 0]) / size
-    wearer_chin = placement.scale * outfit.anchor("chin")[1] + placement.matrix[1, 2]
-    down = (np.arange(y0, y1, dtype=np.float32) - wearer_chin) / size
+    collar_y = min(outfit.anchor("neck_left")[1], outfit.anchor("neck_right")[1])
+    collar = placement.scale * collar_y + placement.matrix[1, 2]
+    down = (np.arange(y0, y1, dtype=np.float32) - collar) / size
     return np.clip((CHEST_HALF_WIDTH - across) / 0.1, 0.0, 1.0)[None, :] * np.clip(
-        (down[:, None] - 0.08) / 0.12, 0.0, 1.0)
+        (down[:, None] + 0.05) / 0.15, 0.0, 1.0)
 
 
 def face_grain(photo: np.ndarray, face: Face) -> float:
