@@ -55,8 +55,6 @@ BEARD_DARKER = 20.0
 BEARD_REACH = 0.12
 # The outfit's own skin shows at most this far (face sizes) either side of the chin: neck, collarbones, a V-neck.
 CHEST_HALF_WIDTH = 0.55
-# How far below the collar points (face sizes) the painted neck reaches, under the clothes.
-NECK_DEPTH = 0.8
 # Half the width of the neck (face sizes; a neck is about as wide as the face size, 2 eye distances): the painted
 # neck's width, and below the chin hair is only kept outside this column.
 NECK_HALF_WIDTH = 0.42
@@ -341,10 +339,10 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
                neck_lab: np.ndarray, clothes_span: np.ndarray, grain: float = 0.0) -> None:
     """A plain neck under the outfit's own skin layer (in place; ``matte`` gets its weight): the hull of the jaw
     near the chin and the outfit's collar points (kept within a neck's width), in the user's neck colour, a little
-    darker under the chin; below the collar it continues only inside ``clothes_span`` (canvas bool: between the
-    clothes' left and right edges on each row), which fills a neckline's V and leaves no background where the
-    soft edges of clothes and skin meet. Outfits whose skin layer is small or missing still get a neck. ``grain``:
-    the face's noise level, added so the neck is not smoother than the face."""
+    darker under the chin; below the collar it continues down to the bottom, but only inside ``clothes_span``
+    (canvas bool: between the clothes' left and right edges on each row), which fills a neckline's V and leaves no
+    background where the soft edges of clothes and skin meet. Outfits whose skin layer is small or missing still
+    get a neck. ``grain``: the face's noise level, added so the neck is not smoother than the face."""
     size = face.size()
     outline = face.points[face.groups["outline"]]
     chin = face.points[CHIN_POINTS[0]]
@@ -353,14 +351,16 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
     collar = np.array([outfit.anchor("neck_left"), outfit.anchor("neck_right")]) * placement.scale
     collar += placement.matrix[:, 2]
     collar[:, 0] = np.clip(collar[:, 0], chin[0] - 1.2 * NECK_HALF_WIDTH * size, chin[0] + 1.2 * NECK_HALF_WIDTH * size)
-    under = collar + np.array([0.0, NECK_DEPTH * size])
+
     # down to where the clothes start under the chin, whatever the anchors say (a cut may misplace them)
     column = clothes_span[:, int(np.clip(round(chin[0]), 0, clothes_span.shape[1] - 1))]
     below = np.nonzero(column[int(max(chin[1], 0)):])[0]
     start = chin[1] + (below[0] if len(below) else 0.3 * size) + 0.05 * size
     reach = np.array([[chin[0] - 0.8 * NECK_HALF_WIDTH * size, start], [chin[0] + 0.8 * NECK_HALF_WIDTH * size, start]])
     neck = cv2.convexHull(np.concatenate([jaw, collar, reach]).astype(np.float32)).reshape(-1, 2)
-    deep = cv2.convexHull(np.concatenate([collar, under]).astype(np.float32)).reshape(-1, 2)
+    top = np.concatenate([collar, reach])
+    under = np.stack([top[:, 0], np.full(len(top), composite.shape[0] + 1.0)], axis=1)
+    deep = cv2.convexHull(np.concatenate([top, under]).astype(np.float32)).reshape(-1, 2)
     height, width = composite.shape[:2]
     corners = np.concatenate([neck, deep])
     x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 4, 0)
