@@ -16,6 +16,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -336,13 +337,13 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
 
 def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: Placement, outfit: Outfit,
-               neck_lab: np.ndarray, clothes_span: np.ndarray, grain: float = 0.0) -> None:
+               neck_lab: np.ndarray, clothes_span: np.ndarray, noise_sigma: float = 0.0) -> None:
     """A plain neck under the outfit's own skin layer (in place; ``matte`` gets its weight): the hull of the jaw
     near the chin and the outfit's collar points (kept within a neck's width), in the user's neck colour, a little
     darker under the chin; below the collar it continues down to the bottom, but only inside ``clothes_span``
     (canvas bool: between the clothes' left and right edges on each row), which fills a neckline's V and leaves no
     background where the soft edges of clothes and skin meet. Outfits whose skin layer is small or missing still
-    get a neck. ``grain``: the face's noise level, added so the neck is not smoother than the face."""
+    get a neck. ``noise_sigma``: the face's noise level, added so the neck is not smoother than the face."""
     size = face.size()
     outline = face.points[face.groups["outline"]]
     chin = face.points[CHIN_POINTS[0]]
@@ -382,9 +383,8 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
     lab[...] = np.asarray(neck_lab, dtype=np.float32)
     lab[..., 0] -= under_chin[:, None] + sides[None, :]
     paint = lab_to_rgb(lab)
-    if grain > 0.3:
-        noise = np.random.default_rng(1).standard_normal(paint.shape[:2], dtype=np.float32) * grain
-        paint = np.clip(paint + noise[..., None], 0, 255).astype(np.uint8)
+    if noise_sigma > 0.3:
+        paint = cv2.add(paint, cv2.merge([grain(paint.shape[:2], noise_sigma)] * 3), dtype=cv2.CV_8U)
     region = composite[y0:y1, x0:x1]
     region[...] = _over(region, paint, weight)
     np.maximum(matte[y0:y1, x0:x1], weight, out=matte[y0:y1, x0:x1])
@@ -502,30 +502,44 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
 
 
 # --- sharpness and grain ----------------------------------------------------------------------------------------------
-def detail_sigma(gray: np.ndarray, mask: np.ndarray) -> float:
-    """Robust noise/detail level: median absolute high-pass (3x3) inside ``mask``, as a Gaussian sigma."""
-    high = gray.astype(np.float32) - cv2.blur(gray.astype(np.float32), (3, 3))
-    values = np.abs(high[mask])
+def detail_sigma(gray: np.ndarray, mask: np.ndarray, step: int = 1) -> float:
+    """Robust noise/detail level: median absolute high-pass (3x3) inside ``mask``, as a Gaussian sigma. ``step``:
+    use every step-th row and column of the high-pass (the median needs no more)."""
+    high = cv2.subtract(gray, cv2.blur(gray, (3, 3)), dtype=cv2.CV_16S)
+    values = np.abs(high[::step, ::step][mask[::step, ::step]])
     return float(np.median(values) * 1.4826) if len(values) else 0.0
 
 
-def sharpen_and_grain(rgb: np.ndarray, alpha: np.ndarray, scale: float, face_grain: float,
-                      seed: int = 0) -> np.ndarray:
+@lru_cache(maxsize=1)
+def _noise_tile(size: int = 256) -> np.ndarray:
+    """A fixed tile of unit Gaussian noise (deterministic grain, generated once)."""
+    return np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+
+
+def grain(shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """int16 luminance noise of ``sigma`` over ``shape``: the fixed tile repeated (fine grain shows no seams)."""
+    tile = _noise_tile()
+    reps = (-(-shape[0] // tile.shape[0]), -(-shape[1] // tile.shape[1]))
+    noise = np.tile(tile, reps)[: shape[0], : shape[1]]
+    return np.rint(noise * sigma).astype(np.int16)
+
+
+def sharpen_and_grain(rgb: np.ndarray, alpha: np.ndarray, scale: float, face_noise: float) -> np.ndarray:
     """Enlarged clothes: a light unsharp mask (stronger the more they were enlarged) and luminance grain up to the
     face's, so the clothes do not look softer than the face. Deterministic."""
-    out = rgb.astype(np.float32)
+    out = rgb
     if scale > 1.2:
         amount = min(0.6, 0.2 * (scale - 1))
-        blurred = cv2.GaussianBlur(out, (0, 0), 0.5 * scale)
-        out += amount * (out - blurred)
+        blurred = cv2.GaussianBlur(rgb, (0, 0), 0.5 * scale)
+        out = cv2.addWeighted(rgb, 1 + amount, blurred, -amount, 0)
     inside = alpha > 0.5
     if inside.any():
-        own = detail_sigma(cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY), inside)
-        extra = float(np.sqrt(max(face_grain ** 2 - own ** 2, 0.0)))
+        own = detail_sigma(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), inside, step=3)
+        extra = float(np.sqrt(max(face_noise ** 2 - own ** 2, 0.0)))
         if extra > 0.3:
-            noise = np.random.default_rng(seed).standard_normal(alpha.shape, dtype=np.float32) * extra
-            out += noise[..., None]
-    return np.clip(out, 0, 255).astype(np.uint8)
+            noise = cv2.merge([grain(alpha.shape, extra)] * 3)
+            out = cv2.add(out, noise, dtype=cv2.CV_8U)
+    return out
 
 
 # --- blends -----------------------------------------------------------------------------------------------------------
@@ -670,10 +684,11 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
         cheeks = cheek_lab(photo, face)
         span = np.zeros((height, width), dtype=bool)
         span[y0:y1, x0:x1] = row_span(clothes_alpha > 0.5)
-        grain = face_grain(photo, face)
-        paint_neck(composite, matte, face, placement, outfit, neck_colour(cheeks), span, grain)
+        face_noise = face_grain(photo, face)
+        paint_neck(composite, matte, face, placement, outfit, neck_colour(cheeks), span, face_noise)
         skin_rgb = recolour_skin(skin[..., :3], skin_alpha, cheeks)
-        clothes_rgb = sharpen_and_grain(clothes[..., :3], clothes_alpha, placement.scale, grain)
+        clothes_rgb = sharpen_and_grain(np.ascontiguousarray(clothes[..., :3]), clothes_alpha, placement.scale,
+                                        face_noise)
         region = composite[y0:y1, x0:x1]
         region[...] = _over(_over(region, skin_rgb, skin_alpha), clothes_rgb, clothes_alpha)
         np.maximum(matte[y0:y1, x0:x1], np.maximum(clothes_alpha, skin_alpha), out=matte[y0:y1, x0:x1])
