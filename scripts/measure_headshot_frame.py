@@ -17,14 +17,12 @@ head-and-shoulders shot), and the face is fully inside. Measures, per portrait o
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from measure_framing import measure_folder  # the sibling script (scripts/ is on the path when run)
 
-from cyclegan_biz.errors import CycleBizError
 from cyclegan_biz.face import detect_face, person_mask
 from cyclegan_biz.headshot_frame import head_top_row
 from cyclegan_biz.imageio import load_rgb_array
@@ -49,20 +47,7 @@ def measure(path: Path) -> dict | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--limit", type=int, default=0, help="measure every n-th file to use about this many")
-    args = parser.parse_args()
-    files = sorted(p for p in args.folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
-    if args.limit:
-        files = files[:: max(1, len(files) // args.limit)]
-    rows = []
-    for path in tqdm(files, desc="measuring"):
-        try:
-            row = measure(path)
-        except CycleBizError:
-            continue
-        rows.append(row)
+    files, rows = measure_folder(__doc__, measure)
     kept = [r for r in rows if r["uncropped"]]
     summary = {"files": len(files), "faces": len(rows), "uncropped": len(kept)}
     for key in ("headroom", "face_width", "top_to_eyes", "centre_x", "aspect"):
