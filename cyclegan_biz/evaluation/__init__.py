@@ -1,0 +1,1 @@
+"""Evaluation toolkit: measurements of generated headshots that compare them with real portraits."""
