@@ -60,17 +60,16 @@ def crop_at_chin(rgb: np.ndarray, chin_y: float, face_size: float) -> np.ndarray
 def band_error(output: np.ndarray, matrix: np.ndarray, truth: np.ndarray, face_points: np.ndarray,
                groups: dict, truth_person: np.ndarray | None = None) -> float:
     """Mean CIE76 ΔE in the chin-to-collar band between ``output`` and ``truth`` (a photo; ``matrix`` maps it onto
-    the output), over person pixels both images cover. Both are compared in the truth's canonical crop."""
+    the output), over the truth's person pixels. Both are compared in the truth's canonical crop; band pixels the
+    output does not show count as black (an output framed to leave the neck out cannot score well)."""
     alignment = align_face(Face(face_points, groups), CROP_SIZE)
     size = (CROP_SIZE, CROP_SIZE)
     output_to_crop = compose_affine(alignment.matrix, invert_affine(matrix))
     out_crop = cv2.warpAffine(output, output_to_crop, size, flags=cv2.INTER_AREA)
-    out_valid = cv2.warpAffine(np.ones(output.shape[:2], np.uint8), output_to_crop, size, flags=cv2.INTER_NEAREST)
     person = person_mask(truth) if truth_person is None else truth_person
     chin = alignment.to_crop(face_points)[CHIN]
     usable = (band_mask(chin, CANONICAL_FACE_SIZE * CROP_SIZE, size)
-              & (alignment.warp(person) >= 0.5) & alignment.valid_mask(truth.shape).astype(bool)
-              & out_valid.astype(bool))
+              & (alignment.warp(person) >= 0.5) & alignment.valid_mask(truth.shape).astype(bool))
     if usable.sum() < 20:
         return math.nan
     delta = np.linalg.norm(lab(alignment.warp(truth)) - lab(out_crop), axis=-1)
