@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         "sharpness": {"range": [float(np.percentile(sharp, 5)), float(np.percentile(sharp, 95))],
                       "percentiles": [5, 95], "median": float(np.median(sharp)), "n": int(len(sharp))},
         "kid_reference": test_business,
+        "casual_held_out": test_casual,  # casual photos the probe never saw: evaluate casual inputs from these
         "probe_scores": scores,
         "how": f"scripts/calibrate_evaluation.py --seed {args.seed}",
     }
