@@ -27,14 +27,8 @@ from itertools import chain
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import (
-    DataLoaderConfiguration,
-    DistributedDataParallelKwargs,
-    ProjectConfiguration,
-    set_seed,
-)
+from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -44,6 +38,7 @@ from cyclegan_biz.training.checkpoints import (
     TrainingProgress,
     init_from,
     load_pools,
+    make_accelerator,
     resolve_checkpoint,
     save_checkpoint,
 )
@@ -133,23 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     output_dir = Path(args.output_dir)
-    report_to = args.report_to
-    if report_to == "auto":
-        try:
-            import tensorboard  # noqa: F401
-
-            report_to = "tensorboard"
-        except ImportError:
-            report_to = "none"
-    accelerator = Accelerator(
-        cpu=args.cpu,
-        mixed_precision=args.mixed_precision,
-        log_with=None if report_to == "none" else report_to,
-        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-        # Class heads see no gradient in batches without labels: let DDP tolerate unused parameters.
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
-    )
+    accelerator, report_to = make_accelerator(args, output_dir)
     set_seed(args.seed)
     if accelerator.is_main_process:
         (output_dir / "samples").mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
-"""Checkpoints of a training run: accelerate's state (weights, optimisers, schedulers, random states per process),
-the image pools per process, a loadable model snapshot, and fine-tuning from a saved model."""
+"""The accelerator and checkpoints of a training run: accelerate's state (weights, optimisers, schedulers, random
+states per process), the image pools per process, a loadable model snapshot, and fine-tuning from a saved model."""
 
 from __future__ import annotations
 
@@ -31,9 +31,17 @@ def checkpoint_steps(output_dir: Path) -> list[Path]:
     return sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
 
 
-def save_checkpoint(accelerator, args, output_dir: Path, step: int, models, pools, synchronize: bool = True) -> None:
+def export_cyclegan(models, folder: Path) -> None:
+    """The loadable snapshot of a CycleGAN run: the A2B generator (root) and discriminator A."""
+    g_ab, _, d_a, _ = models
+    CycleGAN(g_ab, discriminator_a=d_a).save_pretrained(folder)
+
+
+def save_checkpoint(accelerator, args, output_dir: Path, step: int, models, pools, synchronize: bool = True,
+                    export=export_cyclegan) -> None:
     """Called on every process: accelerate writes the weights and optimisers once (main process) and the random
-    states per process; the image pools are written per process here."""
+    states per process; the image pools (if any) are written per process here; ``export(unwrapped models,
+    folder)`` writes the loadable snapshot in ``model/``."""
     if synchronize:
         accelerator.wait_for_everyone()  # nobody still reading a checkpoint the main process is about to delete
     path = output_dir / f"checkpoint-{step}"
@@ -45,11 +53,11 @@ def save_checkpoint(accelerator, args, output_dir: Path, step: int, models, pool
     if synchronize:
         accelerator.wait_for_everyone()
     accelerator.save_state(str(path))
-    torch.save({name: pool.state_dict() for name, pool in zip("ab", pools, strict=True)},
-               path / f"image_pools_{accelerator.process_index}.pt")
+    if pools:
+        torch.save({name: pool.state_dict() for name, pool in zip("ab", pools, strict=True)},
+                   path / f"image_pools_{accelerator.process_index}.pt")
     if accelerator.is_main_process:
-        g_ab, _, d_a, _ = (accelerator.unwrap_model(m) for m in models)
-        CycleGAN(g_ab, discriminator_a=d_a).save_pretrained(path / "model")  # loadable snapshot for comparisons
+        export([accelerator.unwrap_model(m) for m in models], path / "model")  # loadable snapshot for comparisons
         logger.info(f"Saved {path}")
     if synchronize:
         accelerator.wait_for_everyone()
@@ -84,3 +92,29 @@ def init_from(models, folder: Path, accelerator) -> None:
         state = {k: v.float() for k, v in load_file(str(path)).items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         accelerator.print(f"init from {path}: {len(missing)} new tensors {missing[:4]}, {len(unexpected)} unused")
+
+
+def make_accelerator(args, output_dir: Path):
+    """The run's ``Accelerator`` (CPU or GPU, several processes when launched so, DDP tolerant of class heads without
+    gradient) and the tracker it logs to (``--report_to auto``: tensorboard if installed)."""
+    from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, ProjectConfiguration
+
+    report_to = args.report_to
+    if report_to == "auto":
+        try:
+            import tensorboard  # noqa: F401
+
+            report_to = "tensorboard"
+        except ImportError:
+            report_to = "none"
+    accelerator = Accelerator(
+        cpu=args.cpu,
+        mixed_precision=args.mixed_precision,
+        log_with=None if report_to == "none" else report_to,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        # Class heads see no gradient in batches without labels: let DDP tolerate unused parameters.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    return accelerator, report_to

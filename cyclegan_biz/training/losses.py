@@ -65,3 +65,14 @@ def classification_loss(logits: torch.Tensor | None, labels: torch.Tensor) -> to
     if not known.any():
         return logits.sum() * 0.0
     return F.cross_entropy(logits[known], labels[known].long())
+
+
+def lab_l1(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Masked mean absolute difference in CIE Lab (L in 0..100; kornia's sRGB conversion), for [-1, 1] RGB: the
+    units of the re-composite test's ΔE, so a seam's error weighs as the eye sees it."""
+    from kornia.color import rgb_to_lab
+
+    def to_lab(image: torch.Tensor) -> torch.Tensor:
+        return rgb_to_lab(((image.float() + 1) / 2).clamp(0, 1))
+
+    return masked_l1(to_lab(a), to_lab(b), mask)

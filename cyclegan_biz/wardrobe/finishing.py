@@ -1,0 +1,95 @@
+"""The finisher's seam band, and the finisher applied to a composite at any resolution (issue 12).
+
+The band is where a fitted outfit meets the user's head: the neck and collar under the chin, and the edge of the
+head matte below the chin (hair over the shoulders). It is soft, zero on the face, zero off the person, and exactly
+zero elsewhere, so ``CycleBizFinisher`` leaves every other pixel as it was. Everything is in face-size units
+(``Face.size()``), so the same band comes out on a 128 px training crop and on a 1024 px headshot.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..face import Face, align_face, face_mask, invert_affine
+from .fitting import CHIN_POINTS
+
+CHIN = CHIN_POINTS[0]  # the bottom of the chin
+NECK_HALF_WIDTH = 0.5  # face sizes beside the chin (the measurement band is 0.3)
+NECK_DEPTH = 0.75  # face sizes below the chin: the neck and the collar (the measurement band ends at 0.49)
+HAIR_REACH = 1.3  # face sizes beside the chin where the head matte's edge counts (hair over the shoulders)
+HAIR_DEPTH = 1.2  # face sizes below the chin where it counts
+EDGE_GROW = 0.06  # face sizes the head matte's edge is widened by
+FEATHER = 0.04  # face sizes of the band's soft border
+MIN_PERSON = 0.02  # person matte below this is background: never touched
+
+
+def seam_band(shape: tuple[int, ...], face: Face, person: np.ndarray, head: np.ndarray | None = None) -> np.ndarray:
+    """float32 HxW weight in [0, 1] of the seam band of a composite (``face`` in its pixels; ``person``: its soft
+    matte; ``head``: the weight of the user's own pixels, e.g. ``fitting.FitResult.head``, for hair over the
+    shoulders). Exactly 0 on the face mask, off the person and outside the band."""
+    height, width = shape[:2]
+    size = face.size()
+    chin_x, chin_y = face.points[CHIN]
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    region = ((rows >= face.mouth_center()[1]) & (rows < chin_y + NECK_DEPTH * size)
+              & (np.abs(cols - chin_x) <= NECK_HALF_WIDTH * size))
+    if head is not None:
+        edge = ((head > 0.05) & (head < 0.95)).astype(np.uint8)
+        grow = max(1, int(round(EDGE_GROW * size)))
+        edge = cv2.dilate(edge, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
+        region |= (edge & (rows > chin_y - 0.2 * size) & (rows < chin_y + HAIR_DEPTH * size)
+                   & (np.abs(cols - chin_x) <= HAIR_REACH * size))
+    band = cv2.GaussianBlur(region.astype(np.float32), (0, 0), max(0.5, FEATHER * size))
+    band *= np.where(person >= MIN_PERSON, np.clip(person, 0, 1), 0).astype(np.float32)
+    band[face_mask(shape, face).astype(bool)] = 0
+    band[band < 1 / 255] = 0
+    return band
+
+
+def composite_band(image: np.ndarray, face: Face, person: np.ndarray) -> np.ndarray:
+    """``seam_band`` of a finished composite, its head matte re-estimated from the pixels (``fitting.head_matte``):
+    the same band at training time and on a pipeline's output, which does not carry the fitter's head weight."""
+    from .fitting import head_matte
+
+    return seam_band(image.shape, face, person, head_matte(image, person, face))
+
+
+def crop_planes(image: np.ndarray, face: Face, person: np.ndarray, band: np.ndarray, resolution: int) -> dict:
+    """The finisher's inputs on the canonical crop (``align_face`` at ``resolution``): ``image`` uint8 HxWx3 and the
+    float32 masks ``band``, ``face``, ``person``; plus the ``alignment``."""
+    alignment = align_face(face, resolution)
+    crop_face = face.transformed(alignment.matrix)
+    return {"image": alignment.warp(image), "band": alignment.warp(band), "person": alignment.warp(person),
+            "face": face_mask((resolution, resolution), crop_face).astype(np.float32), "alignment": alignment}
+
+
+def to_tensor(planes: dict, device=None):
+    """Batch of one: (image in [-1, 1], band, face, person) as B x C x H x W float tensors."""
+    import torch
+
+    image = torch.from_numpy(planes["image"]).permute(2, 0, 1).float().div(127.5).sub(1)[None]
+    masks = [torch.from_numpy(np.ascontiguousarray(planes[k], dtype=np.float32))[None, None]
+             for k in ("band", "face", "person")]
+    return [t.to(device) if device else t for t in (image, *masks)]
+
+
+def finish(model, image: np.ndarray, face: Face, person: np.ndarray) -> np.ndarray:
+    """``image`` (uint8 HxWx3 composite) with the finisher's correction added in its seam band; every pixel outside
+    the band is returned unchanged. The correction is predicted on the canonical crop and mapped back smoothly."""
+    import torch
+
+    band = composite_band(image, face, person)
+    if not band.any():
+        return image.copy()
+    planes = crop_planes(image, face, person, band, model.config.resolution)
+    with torch.no_grad():
+        change = model.correction(*to_tensor(planes, model.device))
+        change = torch.nn.functional.interpolate(change, size=planes["band"].shape, mode="bilinear",
+                                                 align_corners=False)
+    change = change[0].permute(1, 2, 0).float().cpu().numpy() * 127.5
+    back = invert_affine(planes["alignment"].matrix)
+    change = cv2.warpAffine(change, back, (image.shape[1], image.shape[0]), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    corrected = np.clip(np.rint(image + band[..., None] * change), 0, 255).astype(np.uint8)
+    return np.where(band[..., None] > 0, corrected, image)

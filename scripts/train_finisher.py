@@ -1,0 +1,258 @@
+"""Train the finisher (issue 12): a smooth correction of wardrobe composites inside the seam band.
+
+    # data (scripts/build_finisher_data.py), then the supervised warm start, then the unpaired stage
+    python scripts/train_finisher.py --stage warm_start --warm_start data/finisher-warmstart-128 \\
+        --output_dir runs/finisher-warm --max_minutes 30
+    python scripts/train_finisher.py --stage unpaired --composites data/finisher-casual-128 \\
+        --portraits data/finisher-business-128 --warm_start data/finisher-warmstart-128 \\
+        --init_from runs/finisher-warm --output_dir runs/finisher-gan
+    accelerate launch --multi_gpu --num_processes 4 scripts/train_finisher.py ...   # the same script on GPUs
+
+The warm start fits ``T(photo)`` from ``T(head)`` over the untouched outfit (L1 in RGB and Lab on the seam band);
+the unpaired stage keeps the seed's method (cycle, face-mask and background terms, class heads with labels partly
+missing) with patch discriminators judged on the seam band, plus the supervised terms. Checkpoints like
+``scripts/train.py`` (``--resume_from_checkpoint latest``; Ctrl-C or ``kill`` saves one); the finisher is exported
+to the output folder (``CycleBizFinisher.from_pretrained(output_dir)``). ``--max_minutes`` stops at a time budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import time
+from itertools import chain
+from pathlib import Path
+
+import torch
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from cyclegan_biz.models import CycleBizDiscriminator, CycleBizFinisher
+from cyclegan_biz.training.checkpoints import (
+    TrainingProgress,
+    make_accelerator,
+    resolve_checkpoint,
+    save_checkpoint,
+)
+from cyclegan_biz.training.finisher_data import FinisherExamples, UnpairedFinisherExamples
+from cyclegan_biz.training.finisher_step import finish, supervised_losses, unpaired_step, warm_start_step
+from cyclegan_biz.training.step import lr_lambda, mean_over_processes
+
+SUBFOLDERS = ("", "finisher_b2a", "discriminator_a", "discriminator_b")  # root: the A -> B finisher (Hub layout)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--stage", choices=["warm_start", "unpaired"], default="warm_start")
+    p.add_argument("--warm_start", default=None, help="folder of warm-start pairs (build_finisher_data.py)")
+    p.add_argument("--composites", default=None, help="folder of domain-A composites (unpaired stage)")
+    p.add_argument("--portraits", default=None, help="folder of domain-B real portraits (unpaired stage)")
+    p.add_argument("--held_out", type=float, default=0.1, help="share of warm-start photos kept for validation")
+    p.add_argument("--output_dir", default="runs/finisher")
+    p.add_argument("--channels", type=int, default=16, help="width of the finisher's first layer")
+    p.add_argument("--blocks", type=int, default=3, help="residual blocks of the finisher")
+    p.add_argument("--working_resolution", type=int, default=64, help="where the correction is predicted")
+    p.add_argument("--max_change", type=float, default=0.5, help="largest correction ([-1, 1] units)")
+    p.add_argument("--discriminator_channels", type=int, default=32)
+    p.add_argument("--lambda_lab", type=float, default=0.05, help="Lab L1 weight (ΔE units) beside the RGB L1")
+    p.add_argument("--lambda_supervised", type=float, default=1.0, help="warm-start terms in the unpaired stage")
+    p.add_argument("--lambda_cycle", type=float, default=10.0)
+    p.add_argument("--lambda_face", type=float, default=10.0)
+    p.add_argument("--lambda_background", type=float, default=2.0)
+    p.add_argument("--lambda_class", type=float, default=1.0)
+    p.add_argument("--max_train_steps", type=int, default=20000)
+    p.add_argument("--max_minutes", type=float, default=None, help="stop (checkpoint + export) after this long")
+    p.add_argument("--train_batch_size", type=int, default=8)
+    p.add_argument("--learning_rate", type=float, default=2e-4)
+    p.add_argument("--decay_start", type=float, default=0.5)
+    p.add_argument("--adam_beta1", type=float, default=0.5)
+    p.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default="no")
+    p.add_argument("--checkpointing_steps", type=int, default=200)
+    p.add_argument("--checkpoints_total_limit", type=int, default=3)
+    p.add_argument("--resume_from_checkpoint", default=None, help='a checkpoint folder or "latest"')
+    p.add_argument("--init_from", default=None, help="a saved finisher run (e.g. the warm start) to start from")
+    p.add_argument("--log_steps", type=int, default=10)
+    p.add_argument("--dataloader_num_workers", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cpu", action="store_true")
+    p.add_argument("--report_to", default="none", help='"tensorboard", "none" or "auto"')
+    args = p.parse_args(argv)
+    if args.stage == "warm_start" and not args.warm_start:
+        p.error("--stage warm_start needs --warm_start")
+    if args.stage == "unpaired" and not (args.composites and args.portraits):
+        p.error("--stage unpaired needs --composites and --portraits")
+    return args
+
+
+def split_pairs(folder: str, held_out: float) -> tuple[list[Path], list[Path]]:
+    """(train, validation) files: whole photos go to validation (every 1/held_out-th photo name, sorted)."""
+    files = sorted(Path(folder).glob("*.npz"))
+    photos = sorted({f.name.rsplit("-", 1)[0] for f in files})
+    every = max(2, round(1 / held_out)) if held_out > 0 else 0
+    validation = {name for i, name in enumerate(photos) if every and i % every == 0}
+    return ([f for f in files if f.name.rsplit("-", 1)[0] not in validation],
+            [f for f in files if f.name.rsplit("-", 1)[0] in validation])
+
+
+def build_models(args: argparse.Namespace) -> list[torch.nn.Module]:
+    def finisher() -> CycleBizFinisher:
+        return CycleBizFinisher(base_channels=args.channels, num_res_blocks=args.blocks,
+                                working_resolution=args.working_resolution, max_change=args.max_change,
+                                resolution=args.resolution)
+
+    if args.stage == "warm_start":
+        return [finisher()]
+    return [finisher(), finisher(), *(CycleBizDiscriminator(base_channels=args.discriminator_channels)
+                                      for _ in range(2))]
+
+
+def export(models, folder: Path) -> None:
+    for model, sub in zip(models, SUBFOLDERS, strict=False):
+        model.save_pretrained(folder / sub if sub else folder)
+
+
+def init_from(models, folder: Path) -> None:
+    """Start from a saved run: every part present in ``folder`` (the warm start has the root finisher only)."""
+    for model, sub in zip(models, SUBFOLDERS, strict=False):
+        path = folder / sub if sub else folder
+        if (path / "config.json").is_file():
+            model.load_state_dict(type(model).from_pretrained(path).state_dict())
+    if len(models) > 1 and not (folder / SUBFOLDERS[1] / "config.json").is_file():
+        models[1].load_state_dict(models[0].state_dict())  # the way back starts as the way there: near identity
+
+
+@torch.no_grad()
+def validate(finisher, loader) -> dict[str, float]:
+    """Band errors of held-out warm-start pairs: the composite as it is (``*_input``) and finished."""
+    sums: dict[str, float] = {}
+    for batch in loader:
+        batch = {k: v.to(finisher.device) for k, v in batch.items()}
+        for name, image in (("input", batch["input"]), ("finished", finish(finisher, batch))):
+            for key, value in supervised_losses(image, batch).items():
+                sums[f"val_{key}_{name}"] = sums.get(f"val_{key}_{name}", 0.0) + float(value)
+    return {k: v / max(1, len(loader)) for k, v in sums.items()}
+
+
+def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    output_dir = Path(args.output_dir)
+    accelerator, report_to = make_accelerator(args, output_dir)
+    set_seed(args.seed)
+    warm_train, warm_val = split_pairs(args.warm_start, args.held_out) if args.warm_start else ([], [])
+    if args.stage == "warm_start":
+        train_set = FinisherExamples(args.warm_start, flip=True, files=warm_train)
+    else:
+        train_set = UnpairedFinisherExamples(FinisherExamples(args.composites, flip=True),
+                                             FinisherExamples(args.portraits, flip=True), args.seed)
+    first = train_set[0]
+    args.resolution = int((first.get("input") if "input" in first else first["input_a"]).shape[-1])
+    if accelerator.is_main_process:
+        (output_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (output_dir / "training_args.json").write_text(json.dumps(vars(args), indent=2))
+    loader = DataLoader(train_set, batch_size=args.train_batch_size, shuffle=True,
+                        num_workers=args.dataloader_num_workers, drop_last=True)
+    val_loader = DataLoader(FinisherExamples(args.warm_start, files=warm_val), batch_size=args.train_batch_size) \
+        if warm_val else None
+    warm_loader = DataLoader(FinisherExamples(args.warm_start, flip=True, files=warm_train),
+                             batch_size=args.train_batch_size, shuffle=True, drop_last=True) \
+        if args.stage == "unpaired" and warm_train else None
+
+    models = build_models(args)
+    if args.init_from:
+        init_from(models, Path(args.init_from))
+    finishers, discriminators = models[:2], models[2:]
+    opt_g = torch.optim.Adam(chain(*(m.parameters() for m in finishers)), lr=args.learning_rate,
+                             betas=(args.adam_beta1, 0.999))
+    schedule = lr_lambda(args.max_train_steps * accelerator.num_processes, args.decay_start)
+    optimizers = [opt_g]
+    if discriminators:
+        optimizers.append(torch.optim.Adam(chain(*(m.parameters() for m in discriminators)), lr=args.learning_rate,
+                                           betas=(args.adam_beta1, 0.999)))
+    schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in optimizers]
+    prepared = accelerator.prepare(*models, *optimizers, loader, *schedulers)
+    models = list(prepared[: len(models)])
+    optimizers = list(prepared[len(models): len(models) + len(optimizers)])
+    loader = prepared[len(models) + len(optimizers)]
+    schedulers = list(prepared[len(models) + len(optimizers) + 1:])
+    warm_loader = accelerator.prepare(warm_loader) if warm_loader is not None else None
+    progress = TrainingProgress()
+    accelerator.register_for_checkpointing(progress)
+
+    global_step = 0
+    checkpoint = resolve_checkpoint(args, output_dir)
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        global_step = int(checkpoint.name.split("-")[1])
+        accelerator.print(f"Resumed from {checkpoint} at step {global_step}")
+
+    def save(step: int, synchronize: bool = True) -> None:
+        save_checkpoint(accelerator, args, output_dir, step, models, (), synchronize, export=export)
+
+    log_file = output_dir / "logs" / "train_log.jsonl"
+    started_wall, cpu_start = time.perf_counter(), time.process_time()
+    warm_batches = iter(warm_loader) if warm_loader else None
+    bar = tqdm(total=args.max_train_steps, initial=global_step, desc="finisher",
+               disable=not accelerator.is_local_main_process)
+    out_of_time = False
+    try:
+        while global_step < args.max_train_steps and not out_of_time:
+            epoch, skip = divmod(global_step, len(loader))
+            loader.set_epoch(epoch)
+            for batch in accelerator.skip_first_batches(loader, skip) if skip else loader:
+                started = time.perf_counter()
+                if args.stage == "warm_start":
+                    losses = warm_start_step(batch, models[0], optimizers[0], schedulers[0], accelerator, args)
+                else:
+                    if warm_batches is not None:
+                        try:
+                            batch["warm"] = next(warm_batches)
+                        except StopIteration:
+                            warm_batches = iter(warm_loader)
+                            batch["warm"] = next(warm_batches)
+                    losses = unpaired_step(batch, models, optimizers, schedulers, accelerator, args)
+                progress.seconds += time.perf_counter() - started
+                global_step += 1
+                bar.update(1)
+                out_of_time = bool(args.max_minutes) and time.perf_counter() - started_wall > 60 * args.max_minutes
+                if global_step % args.log_steps == 0:
+                    logs = mean_over_processes(accelerator, losses)
+                    if accelerator.is_main_process:
+                        logs.update(step=global_step, seconds=round(progress.seconds, 1),
+                                    cpu_seconds=round(time.process_time() - cpu_start, 1))
+                        with log_file.open("a") as handle:
+                            handle.write(json.dumps(logs) + "\n")
+                if global_step % args.checkpointing_steps == 0 or out_of_time:
+                    save(global_step)
+                    if val_loader is not None and accelerator.is_main_process:
+                        scores = validate(accelerator.unwrap_model(models[0]), val_loader)
+                        with log_file.open("a") as handle:
+                            handle.write(json.dumps({"step": global_step, **scores}) + "\n")
+                if global_step >= args.max_train_steps or out_of_time:
+                    break
+    except KeyboardInterrupt:
+        accelerator.print("Interrupted: saving a checkpoint before exiting.")
+        save(global_step, synchronize=False)
+        raise SystemExit(130) from None
+    bar.close()
+    if not (output_dir / f"checkpoint-{global_step}").exists():
+        save(global_step)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        export([accelerator.unwrap_model(m) for m in models], output_dir)
+        summary = {"steps": global_step, "train_seconds": round(progress.seconds, 1),
+                   "cpu_seconds_this_session": round(time.process_time() - cpu_start, 1)}
+        (output_dir / "logs" / "summary.json").write_text(json.dumps(summary, indent=2))
+        accelerator.print(f"Saved the finisher to {output_dir}: {summary}")
+    accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main()
