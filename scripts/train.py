@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import time
 from itertools import chain
 from pathlib import Path
@@ -41,8 +40,10 @@ from cyclegan_biz.training.checkpoints import (
     make_accelerator,
     resolve_checkpoint,
     save_checkpoint,
+    stop_on_signals,
 )
 from cyclegan_biz.training.dataset import UnpairedImageDataset, example_to_tensors, load_dataset_any
+from cyclegan_biz.training.options import add_loss_options, add_run_options
 from cyclegan_biz.training.samples import write_samples
 from cyclegan_biz.training.step import ImagePool, lr_lambda, mean_over_processes, train_step
 
@@ -59,32 +60,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--upsample_mode", choices=["resize", "transpose"], default="resize")
     p.add_argument("--discriminator", choices=["patch", "projected"], default="projected")
     p.add_argument("--discriminator_channels", type=int, default=64, help="ndf (patch) or head width (projected)")
-    p.add_argument("--lambda_cycle", type=float, default=10.0)
     p.add_argument("--lambda_identity", type=float, default=0.0, help="0 skips the identity passes (faster)")
-    p.add_argument("--lambda_face", type=float, default=10.0)
-    p.add_argument("--lambda_background", type=float, default=2.0)
-    p.add_argument("--lambda_class", type=float, default=1.0)
-    p.add_argument("--max_train_steps", type=int, default=4000)
-    p.add_argument("--train_batch_size", type=int, default=1)
-    p.add_argument("--learning_rate", type=float, default=2e-4)
     p.add_argument("--discriminator_learning_rate", type=float, default=None, help="defaults to --learning_rate")
-    p.add_argument("--decay_start", type=float, default=0.5, help="share of the steps at constant lr, then linear")
-    p.add_argument("--adam_beta1", type=float, default=0.5)
     p.add_argument("--pool_size", type=int, default=50)
-    p.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default="no")
-    p.add_argument("--checkpointing_steps", type=int, default=250)
-    p.add_argument("--checkpoints_total_limit", type=int, default=3)
-    p.add_argument("--resume_from_checkpoint", default=None, help='a checkpoint folder or "latest"')
     p.add_argument("--init_from", default=None,
                    help="start from the weights of a saved model (Hub layout); layers it lacks keep their init")
     p.add_argument("--sample_steps", type=int, default=250, help="write a sample grid every N steps")
     p.add_argument("--num_samples", type=int, default=4, help="held-out casual photos in the sample grid")
-    p.add_argument("--log_steps", type=int, default=10, help="how often to write the loss log")
-    p.add_argument("--dataloader_num_workers", type=int, default=0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cpu", action="store_true",
-                   help="train on the CPU even with a GPU; several processes then talk over gloo (see above)")
-    p.add_argument("--report_to", default="auto", help='"tensorboard", "none" or "auto" (tensorboard if installed)')
+    add_loss_options(p)
+    add_run_options(p, max_train_steps=4000, batch_size=1, checkpointing_steps=250)
     return p.parse_args(argv)
 
 
@@ -118,15 +102,9 @@ def build_models(args: argparse.Namespace):
 
 
 
-def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    # Ctrl-C and `kill` (also for nohup'd runs, whose SIGINT is ignored) save a checkpoint before exiting.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_signals()
     output_dir = Path(args.output_dir)
     accelerator, report_to = make_accelerator(args, output_dir)
     set_seed(args.seed)

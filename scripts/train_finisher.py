@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import time
 from itertools import chain
 from pathlib import Path
@@ -35,9 +34,11 @@ from cyclegan_biz.training.checkpoints import (
     make_accelerator,
     resolve_checkpoint,
     save_checkpoint,
+    stop_on_signals,
 )
 from cyclegan_biz.training.finisher_data import FinisherExamples, UnpairedFinisherExamples
 from cyclegan_biz.training.finisher_step import finish, supervised_losses, unpaired_step, warm_start_step
+from cyclegan_biz.training.options import add_loss_options, add_run_options
 from cyclegan_biz.training.step import lr_lambda, mean_over_processes
 
 SUBFOLDERS = ("", "finisher_b2a", "discriminator_a", "discriminator_b")  # root: the A -> B finisher (Hub layout)
@@ -58,26 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--discriminator_channels", type=int, default=32)
     p.add_argument("--lambda_lab", type=float, default=0.05, help="Lab L1 weight (ΔE units) beside the RGB L1")
     p.add_argument("--lambda_supervised", type=float, default=1.0, help="warm-start terms in the unpaired stage")
-    p.add_argument("--lambda_cycle", type=float, default=10.0)
-    p.add_argument("--lambda_face", type=float, default=10.0)
-    p.add_argument("--lambda_background", type=float, default=2.0)
-    p.add_argument("--lambda_class", type=float, default=1.0)
-    p.add_argument("--max_train_steps", type=int, default=20000)
     p.add_argument("--max_minutes", type=float, default=None, help="stop (checkpoint + export) after this long")
-    p.add_argument("--train_batch_size", type=int, default=8)
-    p.add_argument("--learning_rate", type=float, default=2e-4)
-    p.add_argument("--decay_start", type=float, default=0.5)
-    p.add_argument("--adam_beta1", type=float, default=0.5)
-    p.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default="no")
-    p.add_argument("--checkpointing_steps", type=int, default=200)
-    p.add_argument("--checkpoints_total_limit", type=int, default=3)
-    p.add_argument("--resume_from_checkpoint", default=None, help='a checkpoint folder or "latest"')
     p.add_argument("--init_from", default=None, help="a saved finisher run (e.g. the warm start) to start from")
-    p.add_argument("--log_steps", type=int, default=10)
-    p.add_argument("--dataloader_num_workers", type=int, default=0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cpu", action="store_true")
-    p.add_argument("--report_to", default="none", help='"tensorboard", "none" or "auto"')
+    add_loss_options(p)
+    add_run_options(p, max_train_steps=20000, batch_size=8, checkpointing_steps=200, report_to="none")
     args = p.parse_args(argv)
     if args.stage == "warm_start" and not args.warm_start:
         p.error("--stage warm_start needs --warm_start")
@@ -135,14 +120,9 @@ def validate(finisher, loader) -> dict[str, float]:
     return {k: v / max(1, len(loader)) for k, v in sums.items()}
 
 
-def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_signals()
     output_dir = Path(args.output_dir)
     accelerator, report_to = make_accelerator(args, output_dir)
     set_seed(args.seed)

@@ -94,6 +94,19 @@ def init_from(models, folder: Path, accelerator) -> None:
         accelerator.print(f"init from {path}: {len(missing)} new tensors {missing[:4]}, {len(unexpected)} unused")
 
 
+def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C and `kill` (also for nohup'd runs, whose SIGINT is ignored) raise KeyboardInterrupt, so the training
+    loop saves a checkpoint before exiting."""
+    import signal
+
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def make_accelerator(args, output_dir: Path):
     """The run's ``Accelerator`` (CPU or GPU, several processes when launched so, DDP tolerant of class heads without
     gradient) and the tracker it logs to (``--report_to auto``: tensorboard if installed)."""

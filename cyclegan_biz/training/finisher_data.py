@@ -120,9 +120,28 @@ def resize(array: np.ndarray, resolution: int) -> np.ndarray:
 
 
 # --- the two kinds of examples --------------------------------------------------------------------------------------
+def warm_start_pair(photo: np.ndarray, face: Face, outfit: Outfit, change: tuple[str, float], resolution: int,
+                    offset: tuple[float, float] = (0.0, 0.0), no_neck: bool = False) -> dict:
+    """One warm-start pair: ``input`` = T(head) over the untouched ``outfit`` shifted by ``offset`` face sizes
+    (the photo cut just below the chin when ``no_neck``), ``target`` = T(photo), with ``change`` = (name, amount)
+    of ``CHANGES``; both on the canonical crop at ``resolution``, with the composite's masks and the target's
+    person matte (``target_person``)."""
+    changed = apply_change(photo, *change, face.size())
+    person = person_mask(changed)
+    cut_at = float(face.points[CHIN][1] + CHIN_MARGIN * face.size()) if no_neck else None
+    example = composite_example(changed, face, shifted(outfit, *offset), resolution, person, cut_at)
+    alignment = example.pop("alignment")
+    example["target"] = resize(alignment.warp(changed), resolution)
+    example["target_person"] = resize(alignment.warp(person), resolution)
+    example["meta"] = {"change": change[0], "amount": round(change[1], 4), "offset": [round(v, 4) for v in offset],
+                       "no_neck": no_neck}
+    return example
+
+
 def warm_start_samples(photo: np.ndarray, rng: random.Random, samples: int, resolution: int) -> list[dict]:
-    """``samples`` warm-start pairs from one real portrait (see the module docstring); ``NoOutfitError`` /
-    ``NoFaceError`` when the photo has no usable face or outfit (the wardrobe builder's filters, hair excepted)."""
+    """``samples`` warm-start pairs from one real portrait, with random changes, offsets and cut necks;
+    ``NoOutfitError`` / ``NoFaceError`` when the photo has no usable face or outfit (the wardrobe builder's
+    filters, hair excepted)."""
     from ..wardrobe.builder import NoOutfitError, assess_photo
 
     face = detect_face(photo, min_face_size=0)
@@ -131,23 +150,9 @@ def warm_start_samples(photo: np.ndarray, rng: random.Random, samples: int, reso
     problems = [p for p in cut.problems if not p.startswith("hair on the shoulders")]
     if problems:
         raise NoOutfitError(f"Not a warm-start portrait: {'; '.join(problems)}")
-    outfit = cut.outfit
-    size = face.size()
-    examples = []
-    for _ in range(samples):
-        name, amount = draw_change(rng)
-        changed = apply_change(photo, name, amount, size)
-        person = person_mask(changed)
-        dx, dy = rng.uniform(-OFFSET, OFFSET), rng.uniform(-OFFSET, OFFSET)
-        cut_at = float(face.points[CHIN][1] + CHIN_MARGIN * size) if rng.random() < NO_NECK_SHARE else None
-        example = composite_example(changed, face, shifted(outfit, dx, dy), resolution, person, cut_at)
-        alignment = example.pop("alignment")
-        example["target"] = resize(alignment.warp(changed), resolution)
-        example["target_person"] = resize(alignment.warp(person), resolution)
-        example["meta"] = {"change": name, "amount": round(amount, 4), "offset": [round(dx, 4), round(dy, 4)],
-                           "no_neck": cut_at is not None}
-        examples.append(example)
-    return examples
+    return [warm_start_pair(photo, face, cut.outfit, draw_change(rng), resolution,
+                            (rng.uniform(-OFFSET, OFFSET), rng.uniform(-OFFSET, OFFSET)),
+                            rng.random() < NO_NECK_SHARE) for _ in range(samples)]
 
 
 def casual_composite(photo: np.ndarray, gender: str | None, rng: random.Random, resolution: int) -> dict:

@@ -1,0 +1,188 @@
+"""The finisher (issue 12): the correction wrapper, the seam band, warm-start pairs and the training entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cyclegan_biz.models import CycleBizFinisher
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = ["--channels", "4", "--blocks", "1", "--working_resolution", "16", "--discriminator_channels", "4",
+        "--train_batch_size", "2", "--log_steps", "1", "--checkpointing_steps", "2", "--cpu"]
+
+
+def _busy_finisher(seed: int = 0) -> CycleBizFinisher:
+    """A small finisher whose correction is far from zero (a fresh one starts as the identity)."""
+    torch.manual_seed(seed)
+    model = CycleBizFinisher(base_channels=4, num_res_blocks=1, working_resolution=16, resolution=32)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.5)
+    return model.eval()
+
+
+def _inputs(size: int = 32, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.rand(1, 3, size, size, generator=generator) * 2 - 1
+    band = torch.zeros(1, 1, size, size)
+    band[..., size // 2:, 8:24] = torch.linspace(0.2, 1.0, size // 2)[:, None]
+    face = torch.zeros(1, 1, size, size)
+    face[..., 4:14, 10:22] = 1
+    person = torch.ones(1, 1, size, size)
+    return image, band, face, person
+
+
+def test_fresh_finisher_is_the_identity():
+    image, band, face, person = _inputs()
+    model = CycleBizFinisher(base_channels=4, num_res_blocks=1, working_resolution=16, resolution=32)
+    assert torch.equal(model(image, band, face, person), image)
+
+
+def test_correction_only_inside_the_band():
+    image, band, face, person = _inputs()
+    with torch.no_grad():
+        output = _busy_finisher()(image, band, face, person)
+    outside = (band == 0).expand_as(image)
+    assert torch.equal(output[outside], image[outside])  # bit for bit
+    assert (output[~outside] - image[~outside]).abs().mean() > 0.01  # and it does change the band
+
+
+def test_correction_is_smooth():
+    """Predicted at the working resolution (16 px) and upsampled bilinearly to the image (64 px): neighbouring
+    pixels of the applied change differ by at most a quarter of the largest step of the low-resolution one."""
+    size = 64
+    image = torch.zeros(1, 3, size, size)  # mid grey: the change is never clamped
+    band, face, person = torch.ones(1, 1, size, size), torch.zeros(1, 1, size, size), torch.ones(1, 1, size, size)
+    model = _busy_finisher()
+    with torch.no_grad():
+        low = model.correction(image, band, face, person)
+        applied = model(image, band, face, person) - image
+    def largest_step(x):
+        return max((x[..., 1:, :] - x[..., :-1, :]).abs().max(), (x[..., 1:] - x[..., :-1]).abs().max())
+    assert largest_step(applied) <= largest_step(low) / 4 + 1e-5
+    assert applied.abs().max() > 0.1
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = _busy_finisher()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "diffusion_pytorch_model.safetensors").is_file()
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["_class_name"] == "CycleBizFinisher" and config["working_resolution"] == 16
+    loaded = CycleBizFinisher.from_pretrained(tmp_path).eval()
+    inputs = _inputs(seed=1)
+    with torch.no_grad():
+        assert torch.equal(loaded(*inputs), model(*inputs))
+
+
+@pytest.fixture(scope="module")
+def portrait():
+    from cyclegan_biz.face import detect_face, person_mask
+    from cyclegan_biz.imageio import load_rgb_array
+
+    photo = load_rgb_array(FIXTURES / "us-congress-A000022.jpg")
+    return photo, detect_face(photo, min_face_size=0), person_mask(photo)
+
+
+def test_seam_band_is_under_the_chin_and_off_the_face(portrait):
+    from cyclegan_biz.face import face_mask
+    from cyclegan_biz.wardrobe.finishing import CHIN, composite_band
+
+    photo, face, person = portrait
+    band = composite_band(photo, face, person)
+    assert band.dtype == np.float32 and band.min() >= 0 and band.max() <= 1
+    assert not band[face_mask(photo.shape, face).astype(bool)].any()
+    assert not band[person < 0.02].any()
+    chin_x, chin_y = face.points[CHIN]
+    below = band[int(chin_y + 0.1 * face.size()), int(chin_x)]
+    assert below > 0.5  # the neck right under the chin
+    assert not band[: int(face.points[:, 1].min())].any()  # nothing above the face
+
+
+def test_finish_changes_only_the_band(portrait):
+    from cyclegan_biz.wardrobe.finishing import composite_band, finish
+
+    photo, face, person = portrait
+    model = _busy_finisher()
+    finished = finish(model, photo, face, person)
+    band = composite_band(photo, face, person)
+    assert np.array_equal(finished[band == 0], photo[band == 0])
+    assert np.abs(finished[band > 0.5].astype(int) - photo[band > 0.5]).mean() > 1
+
+
+def test_warm_start_pair_changes_the_head_and_keeps_the_outfit(portrait):
+    """input = T(head) over the untouched outfit, target = T(photo): the face is T's in both; the outfit of the
+    input is the original's, not T's."""
+    from cyclegan_biz.training.finisher_data import warm_start_pair
+    from cyclegan_biz.wardrobe.catalogue import load_wardrobe
+
+    photo, face, _ = portrait
+    outfit = load_wardrobe()[0]  # the fixture's own outfit cannot be cut (no shoulders): any outfit tests the pair
+    pair = warm_start_pair(photo, face, outfit, ("exposure", 0.8), 128)
+    plain = warm_start_pair(photo, face, outfit, ("exposure", 0.0), 128)
+    inner = (pair["face"] > 0.99)
+    inner[int(0.5 * 128):] = False  # the face above the mouth: the seam blend below never reaches it
+    head_gap = np.abs(pair["input"][inner].astype(int) - pair["target"][inner]).mean()
+    brighter = (pair["target"][inner].astype(int) - plain["target"][inner]).mean()
+    assert head_gap < 2 and brighter > 15  # the head is T(head) in input and target alike
+    clothes = (pair["outfit"] > 0.99) & (pair["band"] == 0) & (pair["target_person"] > 0.99)
+    assert clothes.sum() > 200
+    # the outfit is untouched: the input's clothes are as without T, while T brightened the target's
+    assert np.abs(pair["input"][clothes].astype(int) - plain["input"][clothes]).mean() < 2
+    assert (pair["target"][clothes].astype(int) - plain["target"][clothes]).mean() > 5  # a dark suit: +8 levels
+    assert {"band", "face", "person", "outfit", "valid"} <= set(pair)
+
+
+def _tiny_examples(folder: Path, count: int, target: bool, size: int = 32, seed: int = 0) -> Path:
+    from cyclegan_biz.training.finisher_data import save_example
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    for index in range(count):
+        band = np.zeros((size, size), np.float32)
+        band[size // 2:, 8:24] = 1
+        example = {"input": rng.integers(0, 256, (size, size, 3), dtype=np.uint8), "band": band,
+                   "face": np.pad(np.ones((8, 8), np.float32), ((4, size - 12), (12, size - 20))),
+                   "person": np.ones((size, size), np.float32), "outfit": band, "valid": np.ones_like(band)}
+        if target:
+            example.update(target=rng.integers(0, 256, (size, size, 3), dtype=np.uint8), target_person=band)
+        save_example(folder / f"photo{index}-0.npz", example, label=index % 3 - 1)
+    return folder
+
+
+def test_train_finisher_warm_start_two_steps_and_resume(tmp_path, load_script):
+    train = load_script("train_finisher")
+    data = _tiny_examples(tmp_path / "pairs", 10, target=True)
+    output = tmp_path / "run"
+    train.main(["--warm_start", str(data), "--output_dir", str(output), "--max_train_steps", "2", *TINY])
+    assert (output / "checkpoint-2").is_dir() and (output / "diffusion_pytorch_model.safetensors").is_file()
+    logs = [json.loads(line) for line in (output / "logs" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs if "l1" in r] == [1, 2]
+    assert all(r["face"] == 0 for r in logs if "face" in r)  # the face is never changed
+    assert any("val_lab_finished" in r for r in logs)  # held-out photos scored at the checkpoint
+    train.main(["--warm_start", str(data), "--output_dir", str(output), "--max_train_steps", "3",
+                "--resume_from_checkpoint", "latest", *TINY])
+    logs = [json.loads(line) for line in (output / "logs" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs if "l1" in r] == [1, 2, 3]
+    assert CycleBizFinisher.from_pretrained(output).config.resolution == 32
+
+
+def test_train_finisher_unpaired_two_steps(tmp_path, load_script):
+    train = load_script("train_finisher")
+    pairs = _tiny_examples(tmp_path / "pairs", 6, target=True)
+    composites = _tiny_examples(tmp_path / "composites", 4, target=False, seed=1)
+    portraits = _tiny_examples(tmp_path / "portraits", 4, target=False, seed=2)
+    output = tmp_path / "run"
+    train.main(["--stage", "unpaired", "--composites", str(composites), "--portraits", str(portraits),
+                "--warm_start", str(pairs), "--output_dir", str(output), "--max_train_steps", "2", *TINY])
+    logs = [json.loads(line) for line in (output / "logs" / "train_log.jsonl").read_text().splitlines()]
+    steps = [r for r in logs if "cycle" in r]
+    assert [r["step"] for r in steps] == [1, 2]
+    assert all(np.isfinite(r[k]) for r in steps for k in ("g_adv", "g_class", "cycle", "background", "l1", "d_total"))
+    for sub in ("finisher_b2a", "discriminator_a", "discriminator_b"):
+        assert (output / sub / "config.json").is_file()
