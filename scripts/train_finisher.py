@@ -18,6 +18,7 @@ to the output folder (``CycleBizFinisher.from_pretrained(output_dir)``). ``--max
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from itertools import chain
@@ -72,13 +73,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def split_pairs(folder: str, held_out: float) -> tuple[list[Path], list[Path]]:
-    """(train, validation) files: whole photos go to validation (every 1/held_out-th photo name, sorted)."""
+    """(train, validation) files: whole photos go to validation, chosen by a hash of their name (stable when the
+    folder grows: a photo never moves between the two)."""
     files = sorted(Path(folder).glob("*.npz"))
-    photos = sorted({f.name.rsplit("-", 1)[0] for f in files})
-    every = max(2, round(1 / held_out)) if held_out > 0 else 0
-    validation = {name for i, name in enumerate(photos) if every and i % every == 0}
-    return ([f for f in files if f.name.rsplit("-", 1)[0] not in validation],
-            [f for f in files if f.name.rsplit("-", 1)[0] in validation])
+    buckets = max(2, round(1 / held_out)) if held_out > 0 else 0
+
+    def validation(file: Path) -> bool:
+        photo = file.name.rsplit("-", 1)[0]
+        return bool(buckets) and int(hashlib.sha1(photo.encode()).hexdigest(), 16) % buckets == 0
+
+    return [f for f in files if not validation(f)], [f for f in files if validation(f)]
 
 
 def build_models(args: argparse.Namespace) -> list[torch.nn.Module]:
