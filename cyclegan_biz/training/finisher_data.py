@@ -91,23 +91,23 @@ def composite_example(photo: np.ndarray, face: Face, outfit: Outfit, resolution:
 
     ``person``: the photo's matte (computed when None); ``cut_at``: photo row below which nothing of the photo is
     used (no neck). Returns uint8 ``input`` (HxWx3) and float32 masks ``band``, ``face``, ``person`` (the
-    composite's matte), ``outfit`` (its clothes and painted skin), ``valid`` (inside the photo), plus ``alignment``
-    (photo -> work crop)."""
+    composite's matte), ``outfit`` (its clothes and painted skin), ``valid`` (inside the photo, including rows
+    cut away: a pair's target is known there), plus ``alignment`` (photo -> work crop)."""
     from ..wardrobe.fitting import fit_outfit
 
     person = person_mask(photo) if person is None else person
-    valid_photo = np.ones(photo.shape[:2], dtype=np.float32)
+    alignment = align_face(face, WORK_SIZE)
+    valid = alignment.valid_mask(photo.shape).astype(np.float32)  # the photo's extent, cut or not
     if cut_at is not None:
         row = int(round(cut_at))
-        photo, person, valid_photo = photo.copy(), person.copy(), valid_photo.copy()
-        photo[row:], person[row:], valid_photo[row:] = 0, 0, 0
-    alignment = align_face(face, WORK_SIZE)
+        photo, person = photo.copy(), person.copy()
+        photo[row:], person[row:] = 0, 0
     canvas, canvas_person = alignment.warp(photo), alignment.warp(person)
     canvas_face = face.transformed(alignment.matrix)
     fit = fit_outfit(canvas, canvas_person, canvas_face, outfit, background)
     band = composite_band(fit.image, canvas_face, fit.person)
     masks = {"band": band, "face": face_mask(band.shape, canvas_face).astype(np.float32), "person": fit.person,
-             "outfit": np.clip(fit.person - fit.head, 0, 1), "valid": alignment.warp(valid_photo)}
+             "outfit": np.clip(fit.person - fit.head, 0, 1), "valid": valid}
     example = {"input": resize(fit.image, resolution), "alignment": alignment}
     example.update({key: resize(mask, resolution) for key, mask in masks.items()})
     return example
@@ -174,8 +174,6 @@ def casual_composite(photo: np.ndarray, gender: str | None, rng: random.Random, 
 def portrait_example(photo: np.ndarray, resolution: int) -> dict:
     """A domain-B example: a real business portrait on the canonical crop, with the same masks as a composite (its
     seam band from its own head matte), so the discriminators compare seams with seams."""
-    from ..wardrobe.finishing import composite_band
-
     face = detect_face(photo, min_face_size=0)
     alignment = align_face(face, WORK_SIZE)
     crop, person = alignment.warp(photo), alignment.warp(person_mask(photo))
@@ -266,8 +264,8 @@ def portraits_not_in_outfits(business: str | Path, exclude: Iterable[str] = ()) 
 
 class FinisherExamples:
     """A folder written by ``build_examples`` as a torch dataset: ``input`` (and ``target`` for pairs) in [-1, 1],
-    masks in [0, 1] (C x H x W float tensors), ``loss_mask`` = band x target person x valid for pairs; horizontal
-    flips when ``flip``."""
+    masks in [0, 1] (C x H x W float tensors), ``loss_mask`` = band x target person for pairs; horizontal flips
+    when ``flip``."""
 
     def __init__(self, folder: str | Path, flip: bool = False, files: Sequence[Path] | None = None) -> None:
         self.files = list(files) if files is not None else sorted(Path(folder).glob("*.npz"))
@@ -290,8 +288,8 @@ class FinisherExamples:
             tensor = torch.from_numpy(np.ascontiguousarray(value[:, ::-1] if flip else value)).float()
             out[key] = tensor.permute(2, 0, 1) / 127.5 - 1 if key in IMAGE_KEYS else tensor[None] / 255
         out["band"] = out["band"] * (out["face"] == 0)  # resized masks overlap at the jaw: the face stays exact
-        if "target" in out:
-            out["loss_mask"] = out["band"] * out["target_person"] * out["valid"]
+        if "target" in out:  # the target's person matte is 0 off the photo: no padding counts
+            out["loss_mask"] = out["band"] * out["target_person"]
         return out
 
 
