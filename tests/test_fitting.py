@@ -322,6 +322,8 @@ def test_photo_without_an_outfit_is_a_clear_error(pipe, tmp_path, no_face_image)
         pipe(WOMAN, outfit=str(no_face_image), size=256)
     with pytest.raises(UnknownOutfitError, match="cyclegan-biz outfits"):
         pipe(WOMAN, outfit="no-such-outfit", size=256)
+    with pytest.raises(CycleBizError, match="no such outfit photo"):
+        pipe(WOMAN, outfit=str(tmp_path / "missing.jpg"), size=256)
 
 
 # --- the CLI ----------------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..compose import flat_image
+from ..errors import UnreadableImageError
 from ..face import Face
 from .builder import CHEEK_LEFT, CHEEK_RIGHT, ColourModel, head_yaw, light_side, to_lab
 from .outfit import Outfit
@@ -76,6 +77,8 @@ SEAM_WIDTH = 512
 #   the median seam at little cost: the default.
 BLENDS = ("pyramid", "poisson", "lab")
 DEFAULT_BLEND = "pyramid"
+# outfit= values with these endings are photos, not outfit ids.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp")
 # Outfits cut from users' photos, by file hash (and attire): cutting takes a pose and a mesh run.
 CUT_CACHE_SIZE = 16
 _cut_cache: OrderedDict[tuple[str, str | None], Outfit] = OrderedDict()
@@ -138,6 +141,9 @@ def resolve_outfit(value: str | os.PathLike, attire: str | None, yaw: float = 0.
     path = Path(text).expanduser()
     if path.is_file():
         return cut_outfit_cached(path, attire)
+    if os.sep in text or "/" in text or path.suffix.lower() in PHOTO_SUFFIXES:
+        raise UnreadableImageError(f"{text}: no such outfit photo. Check the path, or run `cyclegan-biz outfits` "
+                                   "for the ids of the shipped outfits.")
     return get_outfit(text)
 
 
