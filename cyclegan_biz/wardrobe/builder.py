@@ -262,11 +262,16 @@ def _has_tie(lab: np.ndarray, clothes: np.ndarray, centre_x: float, collar_y: fl
     return tie_rows >= 0.2 * fs
 
 
-def _collar_top(clothes: np.ndarray, x: int, start: int) -> float:
-    """First clothes row at or below ``start`` in column ``x`` (the collar's top)."""
-    column = clothes[start:, x]
-    hits = np.flatnonzero(column)
-    return float(start + hits[0]) if len(hits) else float(clothes.shape[0] - 1)
+def _collar_top(clothes: np.ndarray, x: int, start: int, outward: int) -> float:
+    """Where the neck meets the clothes beside column ``x``: the highest first clothes row at or below ``start``
+    over the columns from ``x`` going ``outward`` pixels (negative: to the left). A V neckline starts deep at the
+    neck's edge but meets the neck higher up just outside it."""
+    lo, hi = sorted((x, x + outward))
+    columns = clothes[start:, max(0, lo): min(clothes.shape[1], hi + 1)]
+    found = columns.any(axis=0)
+    if not found.any():
+        return float(clothes.shape[0] - 1)
+    return float(start + columns.argmax(axis=0)[found].min())
 
 
 def assess_photo(
@@ -334,8 +339,8 @@ def assess_photo(
         "chin": chin,
         "eye_left": eye_left,
         "eye_right": eye_right,
-        "neck_left": np.array([neck_x0, _collar_top(clothes, neck_x0, int(chin[1]))]),
-        "neck_right": np.array([neck_x1, _collar_top(clothes, neck_x1, int(chin[1]))]),
+        "neck_left": np.array([neck_x0, _collar_top(clothes, neck_x0, int(chin[1]), -int(0.15 * face_w))]),
+        "neck_right": np.array([neck_x1, _collar_top(clothes, neck_x1, int(chin[1]), int(0.15 * face_w))]),
         "shoulder_left": shoulders.left,
         "shoulder_right": shoulders.right,
     }
@@ -348,9 +353,11 @@ def assess_photo(
         raise NoOutfitError("Too little clothing below the head to cut an outfit; use a head-and-shoulders photo.")
     dx = np.abs(xs - chin[0]) / face_w
     dy = (ys - collar_y) / fs
-    front = clothes & np.broadcast_to((dx > 0.12) & (dx < 0.3) & (dy > 0) & (dy < 0.3), shape)
     jacket_lab = np.median(lab[jacket], axis=0)
-    shirt_lab = np.median(lab[front], axis=0) if front.any() else jacket_lab
+    # The shirt or top: what is not jacket in the opening under the chin (a tie is too narrow to sway a median).
+    front = clothes & np.broadcast_to((dx < 0.3) & (dy > 0) & (dy < 0.6), shape)
+    front &= np.linalg.norm(lab - jacket_lab, axis=-1) > 20
+    shirt_lab = np.median(lab[front], axis=0) if front.sum() > 0.01 * fs * fs else jacket_lab
     tie = _has_tie(lab, clothes, (anchors["neck_left"][0] + anchors["neck_right"][0]) / 2, collar_y, face_w, fs,
                    shirt_lab)
 
