@@ -42,6 +42,10 @@ MAX_HAIR_ON_SHOULDERS = 0.02  # share of the shoulder area covered by hair
 MAX_SKIN_IN_FRONT = 0.01  # skin-like share of the torso away from the neck (hands, arms in front)
 MIN_CLOTHES_SHARE = 0.25  # clothes must cover at least this share of the area below the collar
 
+# Pins: blobs at most this many face sizes across, at least this far (Lab) from the jacket's colour.
+MAX_PIN_SIZE = 0.25
+PIN_CONTRAST = 20.0
+
 # Colour-model thresholds (Mahalanobis distance in Lab).
 SKIN_DISTANCE = 3.5
 HAIR_DISTANCE = 2.5
@@ -59,6 +63,7 @@ class Cut:
     problems: list[str] = field(default_factory=list)
     hair_on_shoulders: float = 0.0
     skin_in_front: float = 0.0
+    pins_removed: int = 0
 
 
 # --- colour models -------------------------------------------------------------------------------------------------
@@ -262,6 +267,29 @@ def _has_tie(lab: np.ndarray, clothes: np.ndarray, centre_x: float, collar_y: fl
     return tie_rows >= 0.2 * fs
 
 
+def _find_pins(lab: np.ndarray, jacket_area: np.ndarray, jacket_lab: np.ndarray, fs: float) -> np.ndarray:
+    """Small blobs unlike the jacket with jacket all around them (lapel and flag pins, brooches): a mask.
+
+    A blob counts when it is at most ``MAX_PIN_SIZE`` face sizes across and a ring around it is mostly
+    jacket-coloured (70 %), so that lapel edges, the shirt and the tie (not surrounded by jacket) are left alone."""
+    unlike = jacket_area & (np.linalg.norm(lab - jacket_lab, axis=-1) > PIN_CONTRAST)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(unlike.astype(np.uint8), connectivity=8)
+    like = jacket_area & ~unlike
+    pins = np.zeros(unlike.shape, dtype=bool)
+    max_side = MAX_PIN_SIZE * fs
+    for index in range(1, count):
+        x, y, w, h, area = stats[index]
+        if max(w, h) > max_side or area < max(4.0, 0.001 * fs * fs):
+            continue
+        blob = labels == index
+        margin = max(2, int(0.03 * fs))
+        kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+        ring = cv2.dilate(blob.astype(np.uint8), kernel).astype(bool) & ~blob
+        if like[ring].mean() >= 0.7:
+            pins |= blob
+    return pins
+
+
 def _collar_top(clothes: np.ndarray, x: int, start: int, outward: int) -> float:
     """Where the neck meets the clothes beside column ``x``: the highest first clothes row at or below ``start``
     over the columns from ``x`` going ``outward`` pixels (negative: to the left). A V neckline starts deep at the
@@ -361,6 +389,11 @@ def assess_photo(
     tie = _has_tie(lab, clothes, (anchors["neck_left"][0] + anchors["neck_right"][0]) / 2, collar_y, face_w, fs,
                    shirt_lab)
 
+    pins = _find_pins(lab, clothes & ~np.broadcast_to(dx < 0.25, shape), jacket_lab, fs)
+    if pins.any():  # lapel and flag pins: paint the jacket back in
+        grown = cv2.dilate(pins.astype(np.uint8), np.ones((3, 3), np.uint8))
+        photo = cv2.inpaint(photo, grown, max(2.0, fs * 0.04), cv2.INPAINT_TELEA)
+
     problems = []
     yaw = head_yaw(face)
     if abs(yaw) > MAX_YAW:
@@ -408,7 +441,7 @@ def assess_photo(
         licence=licence,
         attribution=attribution,
     )
-    return Cut(outfit, problems, hair_share, front_skin)
+    return Cut(outfit, problems, hair_share, front_skin, int(cv2.connectedComponents(pins.astype(np.uint8))[0] - 1))
 
 
 # Outfit photos are cut at most this size (long side): enough for a 1024 px headshot, and a 12-MP photo is cut in
