@@ -190,8 +190,17 @@ def _soften(mask: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _layer(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGBA layer. Where it is fully transparent the colour is the nearest visible pixel's: nothing of the head or
+    background is kept, and resampling the layer does not pull in foreign colours at its soft edges."""
     a = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.dstack([rgb, a])
+    visible = a > 0
+    if not visible.any():
+        return np.dstack([np.zeros_like(rgb), a])
+    _, labels = cv2.distanceTransformWithLabels((~visible).astype(np.uint8), cv2.DIST_L2, 3,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    # labels: the index (1-based, in scan order of the visible pixels) of each pixel's nearest visible pixel.
+    colours = rgb[visible]
+    return np.dstack([colours[labels - 1], a])
 
 
 def _shoulders_or_raise(photo: np.ndarray) -> Shoulders:
@@ -391,7 +400,8 @@ def assess_photo(
 
     pins = _find_pins(lab, clothes & ~np.broadcast_to(dx < 0.25, shape), jacket_lab, fs)
     if pins.any():  # lapel and flag pins: paint the jacket back in
-        grown = cv2.dilate(pins.astype(np.uint8), np.ones((3, 3), np.uint8))
+        margin = max(1, int(0.03 * fs))  # a pin's rim and shadow are less contrasted than its face
+        grown = cv2.dilate(pins.astype(np.uint8), np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
         photo = cv2.inpaint(photo, grown, max(2.0, fs * 0.04), cv2.INPAINT_TELEA)
 
     problems = []
