@@ -353,8 +353,8 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: Placement, outfit: Outfit,
                neck_lab: np.ndarray, clothes_span: np.ndarray, noise_sigma: float = 0.0) -> None:
     """A plain neck under the outfit's own skin layer (in place; ``matte`` gets its weight): the hull of the jaw
-    near the chin and the outfit's collar points (kept within a neck's width), in the user's neck colour, a little
-    darker under the chin; below the collar it continues down to the bottom, but only inside ``clothes_span``
+    near the chin and a neck's width where the clothes start under the chin, in the user's neck colour, a little
+    darker under the chin and at the sides; below it continues down to the bottom, but only inside ``clothes_span``
     (canvas bool: between the clothes' left and right edges on each row), which fills a neckline's V and leaves no
     background where the soft edges of clothes and skin meet. Outfits whose skin layer is small or missing still
     get a neck. ``noise_sigma``: the face's noise level, added so the neck is not smoother than the face."""
@@ -363,19 +363,17 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
     chin = face.points[CHIN_POINTS[0]]
     near = np.abs(outline[:, 0] - chin[0]) < NECK_HALF_WIDTH * size
     jaw = outline[(outline[:, 1] > face.mouth_center()[1]) & near]
-    collar = np.array([outfit.anchor("neck_left"), outfit.anchor("neck_right")]) * placement.scale
-    collar += placement.matrix[:, 2]
-    collar[:, 0] = np.clip(collar[:, 0], chin[0] - 1.2 * NECK_HALF_WIDTH * size, chin[0] + 1.2 * NECK_HALF_WIDTH * size)
-
-    # down to where the clothes start under the chin, whatever the anchors say (a cut may misplace them)
+    # symmetric about the chin, down to where the clothes start under it (anchors of a turned wearer's collar
+    # would skew it), then on inside the clothes' span to the bottom
+    half = NECK_HALF_WIDTH * size
     column = clothes_span[:, int(np.clip(round(chin[0]), 0, clothes_span.shape[1] - 1))]
     below = np.nonzero(column[int(max(chin[1], 0)):])[0]
     start = chin[1] + (below[0] if len(below) else 0.3 * size) + 0.05 * size
-    reach = np.array([[chin[0] - 0.8 * NECK_HALF_WIDTH * size, start], [chin[0] + 0.8 * NECK_HALF_WIDTH * size, start]])
-    neck = cv2.convexHull(np.concatenate([jaw, collar, reach]).astype(np.float32)).reshape(-1, 2)
-    top = np.concatenate([collar, reach])
-    under = np.stack([top[:, 0], np.full(len(top), composite.shape[0] + 1.0)], axis=1)
-    deep = cv2.convexHull(np.concatenate([top, under]).astype(np.float32)).reshape(-1, 2)
+    base = np.array([[chin[0] - half, start], [chin[0] + half, start]])
+    neck = cv2.convexHull(np.concatenate([jaw, base]).astype(np.float32)).reshape(-1, 2)
+    bottom = composite.shape[0] + 1.0
+    deep = np.array([[chin[0] - half, start - 0.1 * size], [chin[0] + half, start - 0.1 * size],
+                     [chin[0] + half, bottom], [chin[0] - half, bottom]], dtype=np.float32)
     height, width = composite.shape[:2]
     corners = np.concatenate([neck, deep])
     x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 4, 0)
@@ -714,18 +712,21 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
 
 
 def _chest_window(face: Face, box: tuple[int, int, int, int], placement: Placement, outfit: Outfit) -> np.ndarray:
-    """Where the outfit's skin may show, on ``box``: the chest from the collar down (a neckline's V), within
-    ``CHEST_HALF_WIDTH`` of the chin (wider skin in a cut-out is the wearer's hair or shoulders left behind). Above
-    the collar the painted neck shows: the wearer's own neck carries their jaw's shadow and, when their head was
-    turned, the tendons of a turned neck."""
+    """Where the outfit's skin may show, on ``box``: a neck's width at the collar, widening downward like the base
+    of a neck into the chest (no straight horizontal edge), at most ``CHEST_HALF_WIDTH`` of the chin (wider skin in
+    a cut-out is the wearer's hair or shoulders left behind), and not right under the wearer's own chin, whose
+    shadow the layer may carry (the painted neck shows there)."""
     x0, y0, x1, y1 = box
     size = face.size()
-    across = np.abs(np.arange(x0, x1, dtype=np.float32) - face.points[CHIN_POINTS[0], 0]) / size
+    chin = face.points[CHIN_POINTS[0]]
+    across = np.abs(np.arange(x0, x1, dtype=np.float32) - chin[0]) / size
+    rows = np.arange(y0, y1, dtype=np.float32)
     collar_y = min(outfit.anchor("neck_left")[1], outfit.anchor("neck_right")[1])
-    collar = placement.scale * collar_y + placement.matrix[1, 2]
-    down = (np.arange(y0, y1, dtype=np.float32) - collar) / size
-    return np.clip((CHEST_HALF_WIDTH - across) / 0.1, 0.0, 1.0)[None, :] * np.clip(
-        (down[:, None] + 0.05) / 0.15, 0.0, 1.0)
+    level = max(collar_y, outfit.anchor("chin")[1] + 0.3 * outfit.face_size) * placement.scale + placement.matrix[1, 2]
+    below = (rows - level) / size
+    allowed = np.clip(NECK_HALF_WIDTH + np.maximum(below, 0.0), 0.0, CHEST_HALF_WIDTH)
+    fade_in = np.clip(below / 0.15 + 1, 0, 1)  # above the level only inside the neck's column, over the paint
+    return np.clip((allowed[:, None] - across[None, :]) / 0.05, 0.0, 1.0) * fade_in[:, None]
 
 
 def face_grain(photo: np.ndarray, face: Face) -> float:
