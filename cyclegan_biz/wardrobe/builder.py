@@ -16,6 +16,7 @@ How a photo is split (all in the photo's own pixels; the layers are then cropped
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -547,6 +548,7 @@ def cut_outfit(photo: np.ndarray, attire: str | None = None, outfit_id: str = "c
 # Outfits cut from users' photos, by file content: the same photo is cut once per process.
 _PHOTO_CACHE: OrderedDict[str, Outfit] = OrderedDict()
 _PHOTO_CACHE_SIZE = 8
+_PHOTO_CACHE_LOCK = threading.Lock()
 
 
 def outfit_from_photo(path: str | Path, attire: str | None = None) -> Outfit:
@@ -560,11 +562,15 @@ def outfit_from_photo(path: str | Path, attire: str | None = None) -> Outfit:
     except OSError as err:
         raise NoOutfitError(f"Cannot read the outfit photo {path}: {err.strerror or err}. Check the path.") from err
     key = f"{digest}:{attire}"
-    if key not in _PHOTO_CACHE:
-        photo = load_rgb_array(path)
-        _PHOTO_CACHE[key] = cut_outfit(photo, attire=attire, outfit_id=f"photo-{digest[:10]}", source="your photo",
-                                       file=path.name, licence="yours", attribution=f"your photo {path.name}")
+    with _PHOTO_CACHE_LOCK:
+        cached = _PHOTO_CACHE.get(key)
+    if cached is None:
+        cached = cut_outfit(load_rgb_array(path), attire=attire, outfit_id=f"photo-{digest[:10]}",
+                            source="your photo", file=path.name, licence="yours",
+                            attribution=f"your photo {path.name}")
+    with _PHOTO_CACHE_LOCK:  # the Space serves several users at once
+        _PHOTO_CACHE[key] = cached
+        _PHOTO_CACHE.move_to_end(key)
         while len(_PHOTO_CACHE) > _PHOTO_CACHE_SIZE:
             _PHOTO_CACHE.popitem(last=False)
-    _PHOTO_CACHE.move_to_end(key)
-    return _PHOTO_CACHE[key]
+    return cached
