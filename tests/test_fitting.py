@@ -43,7 +43,7 @@ def synthetic_outfit() -> Outfit:
     skin = np.zeros_like(clothes)
     skin[95:175, 118:182] = (200, 150, 130, 255)
     skin[clothes[..., 3] > 0] = 0
-    anchors = {"chin": (150, 110), "eye_left": (128, 20), "eye_right": (172, 20), "neck_left": (122, 140),
+    anchors = {"chin": (150, 118), "eye_left": (128, 28), "eye_right": (172, 28), "neck_left": (122, 140),
                "neck_right": (178, 140), "shoulder_left": (35, 200), "shoulder_right": (265, 200)}
     return Outfit(id="synthetic-suit", attire="suit", colour="navy", shirt="white", tie=True, clothes=clothes,
                   skin=skin, anchors=anchors, face_size=100.0, source="drawn", licence="CC0")
@@ -83,6 +83,15 @@ def test_placement_puts_the_chin_on_the_chin_level_and_to_scale(man_canvas):
     chin = placement.matrix[:, :2] @ outfit.anchor("chin") + placement.matrix[:, 2]
     np.testing.assert_allclose(chin, face.points[152], atol=1e-3)
     assert placement.scale == pytest.approx(face.size() / outfit.face_size)
+
+
+def test_a_long_necked_outfit_comes_up_to_the_chin(man_canvas):
+    _, _, face = man_canvas
+    outfit = synthetic_outfit()
+    long_neck = replace(outfit, anchors={**outfit.anchors, "chin": (150, 60)})  # chin 0.8 face sizes above collar
+    placement = fitting.place_outfit(long_neck, face)
+    collar_y = placement.scale * 140 + placement.matrix[1, 2]
+    assert collar_y - face.points[152, 1] == pytest.approx(fitting.MAX_CHIN_TO_COLLAR * face.size(), rel=1e-3)
 
 
 def test_turned_head_centres_the_collar_under_the_chin_not_the_nose(man_canvas):
@@ -313,6 +322,8 @@ def test_photo_without_an_outfit_is_a_clear_error(pipe, tmp_path, no_face_image)
         pipe(WOMAN, outfit=str(no_face_image), size=256)
     with pytest.raises(UnknownOutfitError, match="cyclegan-biz outfits"):
         pipe(WOMAN, outfit="no-such-outfit", size=256)
+    with pytest.raises(CycleBizError, match="no such outfit photo"):
+        pipe(WOMAN, outfit=str(tmp_path / "missing.jpg"), size=256)
 
 
 # --- the CLI ----------------------------------------------------------------------------------------------------------

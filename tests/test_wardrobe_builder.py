@@ -180,3 +180,39 @@ def test_build_script_writes_the_wardrobe(tmp_path):
     report = json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
     assert report["outfits"] == 1 and report["attire"] == {"suit": 1}
     assert (tmp_path / "out" / "suit-navy-01.webp").exists()
+
+
+def test_pins_inside_the_jacket_are_found_but_not_the_shirt_beside_it():
+    from cyclegan_biz.wardrobe.builder import _find_pins
+
+    rgb = np.zeros((100, 100, 3), dtype=np.uint8)
+    rgb[:] = (25, 30, 60)  # navy jacket
+    rgb[40:46, 60:66] = (230, 200, 60)  # a gold pin on the lapel
+    rgb[:, :20] = (245, 245, 245)  # the shirt beside the jacket
+    area = np.ones((100, 100), dtype=bool)
+    lab = to_lab(rgb)
+    pins = _find_pins(lab, area, np.median(lab[:, 50:].reshape(-1, 3), axis=0), fs=60.0)
+    assert pins[40:46, 60:66].all()
+    assert not pins[:, :20].any() and pins.sum() == 36
+
+
+def test_transparent_layer_pixels_carry_the_nearest_visible_colour():
+    from cyclegan_biz.wardrobe.builder import _layer
+
+    rgb = np.random.default_rng(0).integers(0, 255, (50, 60, 3), dtype=np.uint8)
+    alpha = np.zeros((50, 60), dtype=np.float32)
+    alpha[20:30, 10:20] = 1.0
+    layer = _layer(rgb, alpha)
+    assert np.array_equal(layer[20:30, 10:20, :3], rgb[20:30, 10:20]) and layer[20:30, 10:20, 3].min() == 255
+    assert np.array_equal(layer[0, 0, :3], rgb[20, 10]) and np.array_equal(layer[49, 59, :3], rgb[29, 19])
+    assert np.array_equal(layer[25, 40, :3], rgb[25, 19])  # what was there (head, background) is gone
+
+
+@needs_business
+def test_cut_layers_keep_nothing_of_the_head(suit_photo):
+    outfit = cut_outfit(suit_photo)
+    for layer in (outfit.clothes, outfit.skin):
+        codes = layer[..., :3].astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
+        visible = layer[..., 3] > 0
+        # Transparent pixels only repeat colours of the outfit itself, none of the face or background.
+        assert np.isin(codes[~visible], codes[visible]).all()

@@ -16,6 +16,7 @@ How a photo is split (all in the photo's own pixels; the layers are then cropped
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,10 @@ MAX_HAIR_ON_SHOULDERS = 0.02  # share of the shoulder area covered by hair
 MAX_SKIN_IN_FRONT = 0.01  # skin-like share of the torso away from the neck (hands, arms in front)
 MIN_CLOTHES_SHARE = 0.25  # clothes must cover at least this share of the area below the collar
 
+# Pins: blobs at most this many face sizes across, at least this far (Lab) from the jacket's colour.
+MAX_PIN_SIZE = 0.25
+PIN_CONTRAST = 20.0
+
 # Colour-model thresholds (Mahalanobis distance in Lab).
 SKIN_DISTANCE = 3.5
 HAIR_DISTANCE = 2.5
@@ -59,6 +64,7 @@ class Cut:
     problems: list[str] = field(default_factory=list)
     hair_on_shoulders: float = 0.0
     skin_in_front: float = 0.0
+    pins_removed: int = 0
 
 
 # --- colour models -------------------------------------------------------------------------------------------------
@@ -185,8 +191,17 @@ def _soften(mask: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _layer(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGBA layer. Where it is fully transparent the colour is the nearest visible pixel's: nothing of the head or
+    background is kept, and resampling the layer does not pull in foreign colours at its soft edges."""
     a = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.dstack([rgb, a])
+    visible = a > 0
+    if not visible.any():
+        return np.dstack([np.zeros_like(rgb), a])
+    _, labels = cv2.distanceTransformWithLabels((~visible).astype(np.uint8), cv2.DIST_L2, 3,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    # labels: the index (1-based, in scan order of the visible pixels) of each pixel's nearest visible pixel.
+    colours = rgb[visible]
+    return np.dstack([colours[labels - 1], a])
 
 
 def _shoulders_or_raise(photo: np.ndarray) -> Shoulders:
@@ -262,11 +277,208 @@ def _has_tie(lab: np.ndarray, clothes: np.ndarray, centre_x: float, collar_y: fl
     return tie_rows >= 0.2 * fs
 
 
-def _collar_top(clothes: np.ndarray, x: int, start: int) -> float:
-    """First clothes row at or below ``start`` in column ``x`` (the collar's top)."""
-    column = clothes[start:, x]
-    hits = np.flatnonzero(column)
-    return float(start + hits[0]) if len(hits) else float(clothes.shape[0] - 1)
+def _find_pins(lab: np.ndarray, jacket_area: np.ndarray, jacket_lab: np.ndarray, fs: float) -> np.ndarray:
+    """Small blobs unlike the jacket with jacket all around them (lapel and flag pins, brooches): a mask.
+
+    A blob counts when it is at most ``MAX_PIN_SIZE`` face sizes across and a ring around it is mostly
+    jacket-coloured (70 %), so that lapel edges, the shirt and the tie (not surrounded by jacket) are left alone."""
+    unlike = jacket_area & (np.linalg.norm(lab - jacket_lab, axis=-1) > PIN_CONTRAST)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(unlike.astype(np.uint8), connectivity=8)
+    like = jacket_area & ~unlike
+    pins = np.zeros(unlike.shape, dtype=bool)
+    max_side = MAX_PIN_SIZE * fs
+    for index in range(1, count):
+        x, y, w, h, area = stats[index]
+        if max(w, h) > max_side or area < max(4.0, 0.001 * fs * fs):
+            continue
+        blob = labels == index
+        margin = max(2, int(0.03 * fs))
+        kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+        ring = cv2.dilate(blob.astype(np.uint8), kernel).astype(bool) & ~blob
+        if like[ring].mean() >= 0.7:
+            pins |= blob
+    return pins
+
+
+def _collar_top(clothes: np.ndarray, x: int, start: int, outward: int) -> float:
+    """Where the neck meets the clothes beside column ``x``: the highest first clothes row at or below ``start``
+    over the columns from ``x`` going ``outward`` pixels (negative: to the left). A V neckline starts deep at the
+    neck's edge but meets the neck higher up just outside it."""
+    lo, hi = sorted((x, x + outward))
+    columns = clothes[start:, max(0, lo): min(clothes.shape[1], hi + 1)]
+    found = columns.any(axis=0)
+    if not found.any():
+        return float(clothes.shape[0] - 1)
+    return float(start + columns.argmax(axis=0)[found].min())
+
+
+@dataclass
+class _Frame:
+    """Where the face is in the photo, and pixel grids to measure from it."""
+
+    face: Face
+    shape: tuple[int, int]
+    fs: float  # face size
+    face_w: float  # width of the face's landmark box
+    chin: np.ndarray
+
+    @classmethod
+    def of(cls, face: Face, shape: tuple[int, int]) -> _Frame:
+        x0, _, x1, _ = face.box
+        return cls(face, shape, face.size(), x1 - x0, face.points[CHIN])
+
+    @property
+    def ys(self) -> np.ndarray:
+        return np.arange(self.shape[0], dtype=np.float32)[:, None]
+
+    def dx(self) -> np.ndarray:
+        """Horizontal distance from the chin in face widths, HxW."""
+        xs = np.arange(self.shape[1], dtype=np.float32)[None, :]
+        return np.broadcast_to(np.abs(xs - self.chin[0]) / self.face_w, self.shape)
+
+    def rows(self, start: float, stop: float = np.inf) -> np.ndarray:
+        """HxW mask of the rows start < y < stop."""
+        return np.broadcast_to((self.ys > start) & (self.ys < stop), self.shape)
+
+
+@dataclass
+class _Regions:
+    person: np.ndarray  # soft, float
+    head: np.ndarray
+    body: np.ndarray  # the person below the chin, outside the head
+    skin_like: np.ndarray
+    skin: np.ndarray  # neck and chest skin
+    hair: np.ndarray  # hair and beard below the chin
+    clothes: np.ndarray
+
+
+def _split_person(photo: np.ndarray, lab: np.ndarray, frame: _Frame) -> _Regions:
+    """Person, head, neck skin, hair and clothes masks (see the module docstring)."""
+    face, fs, chin, shape = frame.face, frame.fs, frame.chin, frame.shape
+    person = person_mask(photo)
+    head = _face_hull(shape, face, grow=0.04)
+    below_chin = frame.rows(chin[1])
+    body = (person > 0.5) & below_chin & ~head
+
+    skin_like = skin_model(lab, face).distance(lab) < SKIN_DISTANCE
+    neck_column = frame.dx() < 0.45  # under the face, where neck skin and collar are
+    chin_band = body & frame.rows(chin[1], chin[1] + 0.08 * fs) & neck_column
+    skin = _connected_to(body & skin_like, chin_band | (head & skin_like))
+    skin &= frame.rows(-1, chin[1] + 1.6 * fs)  # the chest opening, not hands at the bottom
+
+    hair = np.zeros(shape, dtype=bool)
+    hair_colour = hair_model(lab, person, face, head)
+    if hair_colour is not None:
+        hair_like = (hair_colour.distance(lab) < HAIR_DISTANCE) & (person > 0.5) & ~skin_like
+        # Hair hangs from the head; a beard grows from the chin.
+        near_head = frame.rows(chin[1] - 0.06 * fs, chin[1] + 0.06 * fs) & hair_like & ~head
+        seeds = near_head | (chin_band & hair_like) | (head & hair_like & below_chin)
+        hair = _connected_to(hair_like & (below_chin | near_head), seeds) & below_chin
+
+    clothes = body & ~skin & ~hair & ~_above_neck_skin(skin, neck_column, chin[1], fs)
+    clothes = cv2.morphologyEx(clothes.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    clothes &= ~_above_solid_clothes(clothes, int(max(3, 0.15 * fs)))
+    return _Regions(person, head, body, skin_like, skin, hair, clothes)
+
+
+def _find_anchors(frame: _Frame, shoulders: Shoulders, regions: _Regions) -> dict[str, np.ndarray]:
+    """Anchors in photo pixels (see ``outfit.ANCHOR_NAMES``)."""
+    height, width = frame.shape
+    chin, face_w = frame.chin, frame.face_w
+    neck_row = int(min(height - 1, chin[1] + 0.2 * frame.fs))
+    neck_x0, neck_x1 = _neck_edges(regions.skin, chin, neck_row)
+    if neck_x1 - neck_x0 < 0.2 * face_w:  # no visible neck (high collar, beard): a typical neck width
+        neck_x0, neck_x1 = int(chin[0] - 0.3 * face_w), int(chin[0] + 0.3 * face_w)
+    neck_x0, neck_x1 = int(np.clip(neck_x0, 0, width - 1)), int(np.clip(neck_x1, 0, width - 1))
+    outward = int(0.15 * face_w)
+    eye_left, eye_right = frame.face.eye_centers()
+    return {
+        "chin": chin,
+        "eye_left": eye_left,
+        "eye_right": eye_right,
+        "neck_left": np.array([neck_x0, _collar_top(regions.clothes, neck_x0, int(chin[1]), -outward)]),
+        "neck_right": np.array([neck_x1, _collar_top(regions.clothes, neck_x1, int(chin[1]), outward)]),
+        "shoulder_left": shoulders.left,
+        "shoulder_right": shoulders.right,
+    }
+
+
+@dataclass
+class _Description:
+    jacket_lab: np.ndarray
+    shirt_lab: np.ndarray
+    tie: bool
+
+
+def _describe(lab: np.ndarray, frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray]) -> _Description:
+    """Jacket and shirt colours and whether there is a tie; ``NoOutfitError`` when there is no jacket to see."""
+    fs, clothes = frame.fs, regions.clothes
+    collar_y = (anchors["neck_left"][1] + anchors["neck_right"][1]) / 2
+    dx = frame.dx()
+    jacket = clothes & (dx > 0.6) & frame.rows(collar_y + 0.3 * fs)
+    if jacket.sum() < 0.05 * fs * fs:
+        raise NoOutfitError("Too little clothing below the head to cut an outfit; use a head-and-shoulders photo.")
+    jacket_lab = np.median(lab[jacket], axis=0)
+    # The shirt or top: what is not jacket in the opening under the chin (a tie is too narrow to sway a median).
+    front = clothes & (dx < 0.3) & frame.rows(collar_y, collar_y + 0.6 * fs)
+    front &= np.linalg.norm(lab - jacket_lab, axis=-1) > 20
+    shirt_lab = np.median(lab[front], axis=0) if front.sum() > 0.01 * fs * fs else jacket_lab
+    centre_x = (anchors["neck_left"][0] + anchors["neck_right"][0]) / 2
+    tie = _has_tie(lab, clothes, centre_x, collar_y, frame.face_w, fs, shirt_lab)
+    return _Description(jacket_lab, shirt_lab, tie)
+
+
+def _remove_pins(photo: np.ndarray, lab: np.ndarray, frame: _Frame, regions: _Regions,
+                 jacket_lab: np.ndarray) -> tuple[np.ndarray, int]:
+    """The photo with lapel and flag pins painted over with jacket, and how many there were."""
+    pins = _find_pins(lab, regions.clothes & (frame.dx() >= 0.25), jacket_lab, frame.fs)
+    if not pins.any():
+        return photo, 0
+    margin = max(1, int(0.03 * frame.fs))  # a pin's rim and shadow are less contrasted than its face
+    grown = cv2.dilate(pins.astype(np.uint8), np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+    count = cv2.connectedComponents(pins.astype(np.uint8))[0] - 1
+    return cv2.inpaint(photo, grown, max(2.0, frame.fs * 0.04), cv2.INPAINT_TELEA), count
+
+
+def _problems(frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray],
+              yaw: float) -> tuple[list[str], float, float]:
+    """What makes the photo unfit for the shipped wardrobe; the hair-on-shoulders and skin-in-front shares."""
+    fs, chin, body = frame.fs, frame.chin, regions.body
+    problems = []
+    if abs(yaw) > MAX_YAW:
+        problems.append(f"not frontal (yaw {yaw:+.2f})")
+    sides = frame.dx() > 0.6
+    hair_share = float((regions.hair & sides).sum() / max(1, (body & sides).sum()))
+    if hair_share > MAX_HAIR_ON_SHOULDERS:
+        problems.append(f"hair on the shoulders ({hair_share:.1%})")
+    lower = body & frame.rows(chin[1] + 1.6 * fs)
+    front_skin = float((lower & regions.skin_like).sum() / max(1, lower.sum()))
+    if front_skin > MAX_SKIN_IN_FRONT:
+        problems.append(f"something in front (skin-like {front_skin:.1%} of the lower torso)")
+    under = body & frame.rows((anchors["neck_left"][1] + anchors["neck_right"][1]) / 2)
+    if not under.any() or regions.clothes[under].mean() < MIN_CLOTHES_SHARE:
+        problems.append("too little clothing under the collar")
+    return problems, hair_share, front_skin
+
+
+def _crop_layers(photo: np.ndarray, frame: _Frame, regions: _Regions,
+                 shoulders: Shoulders) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clothes and skin RGBA layers with soft alpha, cropped to the torso and neck (from just above the eyes, so
+    every anchor lies inside), and the crop's top-left corner in the photo."""
+    height, width = frame.shape
+    fs = frame.fs
+    soft = max(0.6, fs / 160.0)
+    person = np.clip(regions.person, 0, 1)
+    clothes_alpha = _soften(regions.clothes, soft) * person * frame.rows(frame.chin[1])
+    skin_alpha = _soften(regions.skin, soft) * person * (1.0 - clothes_alpha)
+    face_x0, face_y0, face_x1, _ = frame.face.box
+    eye_y = min(point[1] for point in frame.face.eye_centers())
+    x0 = int(max(0, min(shoulders.left[0], face_x0) - 0.35 * fs))
+    x1 = int(min(width, max(shoulders.right[0], face_x1) + 0.35 * fs))
+    y0 = int(max(0, eye_y - 0.15 * fs))
+    crop = (slice(y0, height), slice(x0, x1))
+    offset = np.array([x0, y0], dtype=np.float32)
+    return _layer(photo[crop], clothes_alpha[crop]), _layer(photo[crop], skin_alpha[crop]), offset
 
 
 def assess_photo(
@@ -282,118 +494,32 @@ def assess_photo(
 
     ``attire`` None: "suit" when a tie is found, else "blazer". Raises ``NoOutfitError`` when nothing can be cut.
     """
+    if attire is not None and attire not in ATTIRES:
+        raise ValueError(f"Unknown attire {attire!r}; choose one of {', '.join(ATTIRES)}.")
     try:
         face = detect_face(photo, min_face_size=40)
     except (NoFaceError, FaceTooSmallError) as err:
         raise NoOutfitError(f"Cannot cut an outfit: {err}") from err
     shoulders = _shoulders_or_raise(photo)
-    height, width = photo.shape[:2]
-    shape = (height, width)
-    fs = face.size()
-    chin = face.points[CHIN]
+    frame = _Frame.of(face, photo.shape[:2])
     lab = to_lab(photo)
-    person = person_mask(photo)
-    ys = np.arange(height, dtype=np.float32)[:, None]
-    xs = np.arange(width, dtype=np.float32)[None, :]
-
-    head = _face_hull(shape, face, grow=0.04)
-    below_chin = np.broadcast_to(ys > chin[1], shape)
-    body = (person > 0.5) & below_chin & ~head
-
-    skin_like = skin_model(lab, face).distance(lab) < SKIN_DISTANCE
-    # The neck column: what lies under the face, where neck skin and collar are.
-    face_x0, _, face_x1, _ = face.box
-    face_w = face_x1 - face_x0
-    neck_column = np.broadcast_to(np.abs(xs - chin[0]) < 0.45 * face_w, shape)
-    chin_band = body & np.broadcast_to((ys > chin[1]) & (ys < chin[1] + 0.08 * fs), shape) & neck_column
-    skin = _connected_to(body & skin_like, chin_band | (head & skin_like))
-    skin &= np.broadcast_to(ys < chin[1] + 1.6 * fs, shape)  # the chest opening, not hands at the bottom
-
-    hair_colour = hair_model(lab, person, face, head)
-    hair = np.zeros(shape, dtype=bool)
-    if hair_colour is not None:
-        hair_like = (hair_colour.distance(lab) < HAIR_DISTANCE) & (person > 0.5) & ~skin_like
-        # Hair hangs from the head: hair-like pixels connected to the hair just above the chin.
-        # Hair hangs from the head; a beard grows from the chin.
-        near_head = np.broadcast_to(np.abs(ys - chin[1]) < 0.06 * fs, shape) & hair_like & ~head
-        seeds = near_head | (chin_band & hair_like) | (head & hair_like & below_chin)
-        hair = _connected_to(hair_like & (below_chin | near_head), seeds) & below_chin
-
-    clothes = body & ~skin & ~hair & ~_above_neck_skin(skin, neck_column, chin[1], fs)
-    clothes = cv2.morphologyEx(clothes.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
-    clothes &= ~_above_solid_clothes(clothes, int(max(3, 0.15 * fs)))
-
-    # Anchors.
-    eye_left, eye_right = face.eye_centers()
-    neck_row = int(min(height - 1, chin[1] + 0.2 * fs))
-    neck_x0, neck_x1 = _neck_edges(skin, chin, neck_row)
-    if neck_x1 - neck_x0 < 0.2 * face_w:  # no visible neck (high collar, beard): a typical neck width
-        neck_x0, neck_x1 = int(chin[0] - 0.3 * face_w), int(chin[0] + 0.3 * face_w)
-    neck_x0, neck_x1 = int(np.clip(neck_x0, 0, width - 1)), int(np.clip(neck_x1, 0, width - 1))
-    anchors = {
-        "chin": chin,
-        "eye_left": eye_left,
-        "eye_right": eye_right,
-        "neck_left": np.array([neck_x0, _collar_top(clothes, neck_x0, int(chin[1]))]),
-        "neck_right": np.array([neck_x1, _collar_top(clothes, neck_x1, int(chin[1]))]),
-        "shoulder_left": shoulders.left,
-        "shoulder_right": shoulders.right,
-    }
-
-    # Measurements for names and filters.
-    collar_y = (anchors["neck_left"][1] + anchors["neck_right"][1]) / 2
-    sides = np.broadcast_to(np.abs(xs - chin[0]) > 0.6 * face_w, shape)
-    jacket = clothes & sides & np.broadcast_to(ys > collar_y + 0.3 * fs, shape)
-    if jacket.sum() < 0.05 * fs * fs:
-        raise NoOutfitError("Too little clothing below the head to cut an outfit; use a head-and-shoulders photo.")
-    dx = np.abs(xs - chin[0]) / face_w
-    dy = (ys - collar_y) / fs
-    front = clothes & np.broadcast_to((dx > 0.12) & (dx < 0.3) & (dy > 0) & (dy < 0.3), shape)
-    jacket_lab = np.median(lab[jacket], axis=0)
-    shirt_lab = np.median(lab[front], axis=0) if front.any() else jacket_lab
-    tie = _has_tie(lab, clothes, (anchors["neck_left"][0] + anchors["neck_right"][0]) / 2, collar_y, face_w, fs,
-                   shirt_lab)
-
-    problems = []
+    regions = _split_person(photo, lab, frame)
+    anchors = _find_anchors(frame, shoulders, regions)
+    described = _describe(lab, frame, regions, anchors)
+    photo, pins = _remove_pins(photo, lab, frame, regions, described.jacket_lab)
     yaw = head_yaw(face)
-    if abs(yaw) > MAX_YAW:
-        problems.append(f"not frontal (yaw {yaw:+.2f})")
-    shoulder_area = body & sides & ~head
-    hair_share = float((hair & sides).sum() / max(1, shoulder_area.sum()))
-    if hair_share > MAX_HAIR_ON_SHOULDERS:
-        problems.append(f"hair on the shoulders ({hair_share:.1%})")
-    lower = body & np.broadcast_to(ys > chin[1] + 1.6 * fs, shape)
-    front_skin = float((lower & skin_like).sum() / max(1, lower.sum()))
-    if front_skin > MAX_SKIN_IN_FRONT:
-        problems.append(f"something in front (skin-like {front_skin:.1%} of the lower torso)")
-    under = body & np.broadcast_to(ys > collar_y, shape)
-    if not under.any() or clothes[under].mean() < MIN_CLOTHES_SHARE:
-        problems.append("too little clothing under the collar")
-
-    # Layers with soft alpha, cropped to the torso and neck.
-    soft = max(0.6, fs / 160.0)
-    person_soft = np.clip(person, 0, 1)
-    clothes_alpha = _soften(clothes, soft) * person_soft * below_chin
-    skin_alpha = _soften(skin, soft) * person_soft * (1.0 - clothes_alpha)
-    x0 = int(max(0, min(shoulders.left[0], face_x0) - 0.35 * fs))
-    x1 = int(min(width, max(shoulders.right[0], face_x1) + 0.35 * fs))
-    y0 = int(max(0, min(eye_left[1], eye_right[1]) - 0.15 * fs))
-    crop = (slice(y0, height), slice(x0, x1))
-    offset = np.array([x0, y0], dtype=np.float32)
-
-    chosen_attire = attire or ("suit" if tie else "blazer")
-    if chosen_attire not in ATTIRES:
-        raise ValueError(f"Unknown attire {chosen_attire!r}; choose one of {', '.join(ATTIRES)}.")
+    problems, hair_share, front_skin = _problems(frame, regions, anchors, yaw)
+    clothes, skin, offset = _crop_layers(photo, frame, regions, shoulders)
     outfit = Outfit(
         id=outfit_id,
-        attire=chosen_attire,
-        colour=colour_name(jacket_lab),
-        shirt=colour_name(shirt_lab),
-        tie=tie,
-        clothes=_layer(photo[crop], clothes_alpha[crop]),
-        skin=_layer(photo[crop], skin_alpha[crop]),
+        attire=attire or ("suit" if described.tie else "blazer"),
+        colour=colour_name(described.jacket_lab),
+        shirt=colour_name(described.shirt_lab),
+        tie=described.tie,
+        clothes=clothes,
+        skin=skin,
         anchors={name: (float(p[0] - offset[0]), float(p[1] - offset[1])) for name, p in anchors.items()},
-        face_size=fs,
+        face_size=frame.fs,
         yaw=yaw,
         light=light_side(lab, face),
         source=source,
@@ -401,7 +527,7 @@ def assess_photo(
         licence=licence,
         attribution=attribution,
     )
-    return Cut(outfit, problems, hair_share, front_skin)
+    return Cut(outfit, problems, hair_share, front_skin, pins)
 
 
 # Outfit photos are cut at most this size (long side): enough for a 1024 px headshot, and a 12-MP photo is cut in
@@ -422,6 +548,7 @@ def cut_outfit(photo: np.ndarray, attire: str | None = None, outfit_id: str = "c
 # Outfits cut from users' photos, by file content: the same photo is cut once per process.
 _PHOTO_CACHE: OrderedDict[str, Outfit] = OrderedDict()
 _PHOTO_CACHE_SIZE = 8
+_PHOTO_CACHE_LOCK = threading.Lock()
 
 
 def outfit_from_photo(path: str | Path, attire: str | None = None) -> Outfit:
@@ -435,11 +562,15 @@ def outfit_from_photo(path: str | Path, attire: str | None = None) -> Outfit:
     except OSError as err:
         raise NoOutfitError(f"Cannot read the outfit photo {path}: {err.strerror or err}. Check the path.") from err
     key = f"{digest}:{attire}"
-    if key not in _PHOTO_CACHE:
-        photo = load_rgb_array(path)
-        _PHOTO_CACHE[key] = cut_outfit(photo, attire=attire, outfit_id=f"photo-{digest[:10]}", source="your photo",
-                                       file=path.name, licence="yours", attribution=f"your photo {path.name}")
+    with _PHOTO_CACHE_LOCK:
+        cached = _PHOTO_CACHE.get(key)
+    if cached is None:
+        cached = cut_outfit(load_rgb_array(path), attire=attire, outfit_id=f"photo-{digest[:10]}",
+                            source="your photo", file=path.name, licence="yours",
+                            attribution=f"your photo {path.name}")
+    with _PHOTO_CACHE_LOCK:  # the Space serves several users at once
+        _PHOTO_CACHE[key] = cached
+        _PHOTO_CACHE.move_to_end(key)
         while len(_PHOTO_CACHE) > _PHOTO_CACHE_SIZE:
             _PHOTO_CACHE.popitem(last=False)
-    _PHOTO_CACHE.move_to_end(key)
-    return _PHOTO_CACHE[key]
+    return cached
