@@ -58,9 +58,10 @@ def measure_all(names: list[str], datasets: Path, cache: Path) -> dict[str, dict
     known: dict[str, dict] = {}
     if cache_file.is_file():
         with np.load(cache_file, allow_pickle=False) as stored:
-            for i, name in enumerate(stored["names"].tolist()):
-                known[name] = {"region": stored["regions"][i], "thumb": stored["thumbs"][i],
-                               **{k: float(stored[k][i]) for k in SCALARS}} if stored["ok"][i] else {"error": True}
+            arrays = {key: stored[key] for key in stored.files}  # each stored[key] reads the whole array again
+        for i, name in enumerate(arrays["names"].tolist()):
+            known[name] = {"region": arrays["regions"][i].copy(), "thumb": arrays["thumbs"][i].copy(),
+                           **{k: float(arrays[k][i]) for k in SCALARS}} if arrays["ok"][i] else {"error": True}
     for name in tqdm([n for n in names if n not in known], desc="measuring", unit="img"):
         try:
             portrait = Portrait.from_rgb(load_rgb_array(datasets / name, max_side=None))

@@ -70,9 +70,18 @@ def measure_folder(paths: Sequence[Path], desc: str | None = "outfit metrics") -
     return records
 
 
+def _finite(values: Iterable[float | None]) -> np.ndarray:
+    return np.array([v for v in values if v is not None and not math.isnan(v)], dtype=np.float64)
+
+
 def _mean(values: Iterable[float | None]) -> float | None:
-    array = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=np.float64)
+    array = _finite(values)
     return float(array.mean()) if len(array) else None
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    array = _finite(values)
+    return float(np.median(array)) if len(array) else None
 
 
 def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -84,10 +93,10 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "clothes_judged_share": float(np.mean([judged(r) for r in found])) if found else None,
         "clothes_p_business_mean": _mean(r["p_clothes_business"] for r in found),
         "seam_within_real_share": within_share(r["seam_within_real"] for r in found),
-        "seam_row_ratio_median": float(np.nanmedian([r["seam_row_ratio"] for r in found])) if found else None,
-        "skin_delta_ab_median": float(np.nanmedian([r["skin_delta_ab"] for r in found])) if found else None,
+        "seam_row_ratio_median": _median(r["seam_row_ratio"] for r in found),
+        "skin_delta_ab_median": _median(r["skin_delta_ab"] for r in found),
         "sharpness_in_range_share": within_share(r["sharpness_in_range"] for r in found),
-        "sharpness_ratio_median": float(np.nanmedian([r["sharpness_ratio"] for r in found])) if found else None,
+        "sharpness_ratio_median": _median(r["sharpness_ratio"] for r in found),
         "outfit_metrics_no_face": len(records) - len(found),
     }
 
@@ -105,19 +114,22 @@ REPORT_ROWS = (
 
 
 def kid_fixed_reference(outputs: Sequence[Path], datasets: str | Path, cache: Path | None = None,
-                        seed: int = 0) -> dict[str, float]:
+                        seed: int = 0) -> dict[str, float | None]:
     """KID (EfficientNet-Lite0 features) of ``outputs`` against the fixed reference of business portraits never
-    used for outfits nor for the clothes probe (``references.kid_reference_files``)."""
+    used for outfits nor for the clothes probe (``references.kid_reference_files``); None where ``datasets`` does
+    not hold them."""
     from .distances import kid
     from .features import FeatureExtractor, embed_files
     from .references import kid_reference_files
 
+    files = [p for p in kid_reference_files(datasets) if p.is_file()]
+    if len(files) < 2:
+        return {"kid_effnet_lite0_fixed_reference": None, "n_fixed_reference": len(files)}
     extractor = FeatureExtractor("full")
-    reference = embed_files(kid_reference_files(datasets), extractor,
-                            cache / "features_kid_reference.npz" if cache else None)
+    reference = embed_files(files, extractor, cache / "features_kid_reference.npz" if cache else None)
     value = kid(embed_files(list(outputs), extractor), reference, seed=seed)
     return {"kid_effnet_lite0_fixed_reference": value["mean"], "kid_effnet_lite0_fixed_reference_std": value["std"],
-            "n_fixed_reference": len(reference)}
+            "n_fixed_reference": len(files)}
 
 
 def add_outfit_metrics(result: dict[str, Any], datasets: str | Path, cache: Path | None = None) -> None:
