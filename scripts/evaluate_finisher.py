@@ -2,8 +2,9 @@
 
     python scripts/evaluate_finisher.py --finisher runs/finisher-pilot --photos 20 --output runs/finisher-pilot/eval
 
-Held-out real portraits (the fixed KID reference from ``uk-parliament``: never used for outfits, for the clothes
-probe, nor for the finisher's warm start, and without the wiki/us-congress near-duplicates), each altered
+Held-out real portraits (the fixed KID reference from ``uk-parliament``: never used for outfits nor for the clothes
+probe, without the wiki/us-congress near-duplicates; ``--exclude_trained`` also leaves out every photo of the
+warm-start data, as the reference is re-drawn when the calibration is re-run), each altered
 (exposure, white balance, blur, JPEG) and its own outfit fitted back by the pipeline (``evaluation.recomposite``):
 the Lab error in the chin-to-collar band against the altered original, for the pipeline's output (the classical
 blend) and for the same output finished. The pipeline runs once per altered photo; both are measured on it.
@@ -22,8 +23,15 @@ import numpy as np
 
 from cyclegan_biz.evaluation import recomposite
 from cyclegan_biz.evaluation.references import kid_reference_files
+from cyclegan_biz.training.finisher_data import example_name
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+def trained_photos(folder: Path) -> set[str]:
+    """The example names of the photos a warm-start folder holds pairs of (``build_finisher_data.py`` manifest)."""
+    lines = (folder / "manifest.jsonl").read_text().splitlines()
+    return {row["name"] for row in map(json.loads, lines) if row.get("files")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", default="uk-parliament", help="held-out portraits of this source only")
     parser.add_argument("--size", type=int, default=512, help="headshot size")
     parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser.add_argument("--exclude_trained", type=Path, nargs="*", default=[],
+                        help="warm-start data folders: leave out the photos they were built from (manifests)")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
 
@@ -43,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     pipe = SelfieToBusinessPipeline.from_pretrained()
     model = CycleBizFinisher.from_pretrained(args.finisher).eval()
-    photos = [p for p in kid_reference_files(args.datasets) if f"/{args.source}/" in p.as_posix()][: args.photos]
+    trained = set().union(*(trained_photos(folder) for folder in args.exclude_trained))
+    photos = [p for p in kid_reference_files(args.datasets)
+              if f"/{args.source}/" in p.as_posix() and example_name(p) not in trained][: args.photos]
     outputs: dict[str, tuple] = {}
 
     def fitted(given: np.ndarray, outfit: str):
