@@ -27,7 +27,6 @@ from pathlib import Path
 
 import torch
 from accelerate.logging import get_logger
-from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -37,10 +36,9 @@ from cyclegan_biz.training.checkpoints import (
     TrainingProgress,
     init_from,
     load_pools,
-    make_accelerator,
     resolve_checkpoint,
     save_checkpoint,
-    stop_on_signals,
+    start_run,
 )
 from cyclegan_biz.training.dataset import UnpairedImageDataset, example_to_tensors, load_dataset_any
 from cyclegan_biz.training.options import add_loss_options, add_run_options
@@ -104,10 +102,7 @@ def build_models(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    stop_on_signals()
-    output_dir = Path(args.output_dir)
-    accelerator, report_to = make_accelerator(args, output_dir)
-    set_seed(args.seed)
+    accelerator, report_to, output_dir = start_run(args)
     if accelerator.is_main_process:
         (output_dir / "samples").mkdir(parents=True, exist_ok=True)
         (output_dir / "logs").mkdir(parents=True, exist_ok=True)

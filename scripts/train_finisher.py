@@ -25,17 +25,15 @@ from itertools import chain
 from pathlib import Path
 
 import torch
-from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from cyclegan_biz.models import CycleBizDiscriminator, CycleBizFinisher
 from cyclegan_biz.training.checkpoints import (
     TrainingProgress,
-    make_accelerator,
     resolve_checkpoint,
     save_checkpoint,
-    stop_on_signals,
+    start_run,
 )
 from cyclegan_biz.training.finisher_data import FinisherExamples, UnpairedFinisherExamples
 from cyclegan_biz.training.finisher_step import finish, supervised_losses, unpaired_step, warm_start_step
@@ -126,10 +124,7 @@ def validate(finisher, loader) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    stop_on_signals()
-    output_dir = Path(args.output_dir)
-    accelerator, report_to = make_accelerator(args, output_dir)
-    set_seed(args.seed)
+    accelerator, report_to, output_dir = start_run(args)
     warm_train, warm_val = split_pairs(args.warm_start, args.held_out) if args.warm_start else ([], [])
     if args.stage == "warm_start":
         train_set = FinisherExamples(args.warm_start, flip=True, files=warm_train)

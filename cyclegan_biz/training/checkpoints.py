@@ -131,3 +131,15 @@ def make_accelerator(args, output_dir: Path):
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     return accelerator, report_to
+
+
+def start_run(args):
+    """``(accelerator, report_to, output_dir)`` of a training script: signals that save a checkpoint, the
+    accelerator and the seed."""
+    from accelerate.utils import set_seed
+
+    stop_on_signals()
+    output_dir = Path(args.output_dir)
+    accelerator, report_to = make_accelerator(args, output_dir)
+    set_seed(args.seed)
+    return accelerator, report_to, output_dir
