@@ -35,6 +35,7 @@ examples:
   cyclegan-biz convert selfie.jpg -o headshot.jpg    one photo
   cyclegan-biz convert photos/ -o headshots/         a folder (or several files, or a glob like 'img/*.heic')
   cyclegan-biz convert me.heic -o me.png --attire blazer --background white --aspect 4:5
+  cyclegan-biz outfits                               list the wardrobe; then --outfit ID (or a photo, or keep)
 
 exit status: 0 all photos converted, 1 some failed (each failure gets one 'error:' line), 2 bad usage.
 set CYCLEGAN_BIZ_DEBUG=1 to see tracebacks."""
@@ -75,6 +76,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="output width in pixels (default: 1024)")
     parser.add_argument("--aspect", choices=ASPECTS, default="1:1",
                         help="1:1 square, or 4:5 portrait (N x 1.25N) (default: 1:1)")
+    parser.add_argument("--outfit", default="auto", metavar="OUTFIT",
+                        help="auto: a suit or blazer from the wardrobe for the attire; an outfit id (see "
+                             "`cyclegan-biz outfits`); the path of a photo of someone in business clothes (that "
+                             "outfit is used); keep: your own clothes (new frame and background only); none: the "
+                             "generator alone (default: auto)")
     parser.add_argument("--model", metavar="PATH_OR_ID", default=None,
                         help="model folder or Hugging Face Hub id (default: the bundled model)")
     parser.add_argument("--engine", choices=ENGINES, default="auto",
@@ -120,7 +126,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="headshots", metavar="DIR",
                       help="folder for the headshots (default: ./headshots)")
     _add_common(demo)
+
+    from .wardrobe.vocabulary import ATTIRE_CHOICES
+
+    outfits = commands.add_parser(
+        "outfits", help="list the outfits of the wardrobe (ids for --outfit)",
+        description="List the outfits shipped in the wardrobe: id, attire, jacket colour, shirt, tie, and credit "
+                    "(where the photo it was cut from comes from, and its licence).",
+    )
+    outfits.add_argument("--attire", choices=ATTIRE_CHOICES, default="auto",
+                         help="only suits or only blazers (default: all)")
+    outfits.add_argument("--json", action="store_true", help="print the list as JSON")
     return parser
+
+
+def run_outfits(args: argparse.Namespace) -> int:
+    from .wardrobe.catalogue import list_outfits
+
+    rows = list_outfits(args.attire)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    columns = ("id", "attire", "colour", "shirt", "tie", "credit")
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) if rows else len(c) for c in columns[:-1]}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns[:-1]) + "  CREDIT")
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns[:-1]) + f"  {row['credit']}")
+    print(f"{len(rows)} outfit{'s' if len(rows) != 1 else ''}. Use one with --outfit ID.")
+    return 0
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------------
@@ -165,7 +198,7 @@ def one_line(path: Any, err: BaseException) -> str:
 
 def expand_inputs(entries: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     """``(image files, [(entry, problem)])`` for files, folders (recursive) and globs (relative or absolute)."""
-    from .data import iter_images
+    from .sources import iter_images
 
     files: list[Path] = []
     problems: list[tuple[str, str]] = []
@@ -264,7 +297,7 @@ def convert_files(pipe_factory, pairs: Sequence[tuple[Path, Path]], args: argpar
                 pipe = pipe_factory()  # a model that cannot load stops everything (main reports it)
             try:
                 result = pipe(source, attire=args.attire, background=args.background, size=args.size,
-                              aspect=args.aspect)
+                              aspect=args.aspect, outfit=args.outfit)
                 start = time.perf_counter()
                 save_image(result.image, target)
                 result.timings["encode"] = time.perf_counter() - start
@@ -277,7 +310,10 @@ def convert_files(pipe_factory, pairs: Sequence[tuple[Path, Path]], args: argpar
                 if result.faces_found > 1:
                     report(f"warning: {source}: {result.faces_found} faces in the photo; the largest was used "
                            "(crop the photo to choose another)")
+                for warning in result.warnings:
+                    report(f"warning: {source}: {warning}")
                 entry.update(ok=True, attire=result.attire, attire_confidence=result.attire_confidence,
+                             outfit=result.outfit, warnings=result.warnings,
                              face_box=[round(v, 1) for v in result.face_box], faces_found=result.faces_found,
                              size=list(result.image.size),
                              timings={k: round(v, 4) for k, v in result.timings.items()})
@@ -416,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with quiet_native_logs():
             if args.command == "convert":
                 return run_convert(args, args.subparser)
+            if args.command == "outfits":
+                return run_outfits(args)
             return run_demo(args)
     except CycleBizError as err:
         if debug:

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -62,8 +63,19 @@ from .compose import (
 )
 from .constants import PAD_VALUE
 from .errors import CycleBizError, MissingWeightsError
-from .face import CANONICAL_FACE_SIZE, MIN_FACE_SIZE, Face, align_face, detect_face, face_mask, person_mask
+from .face import (
+    CANONICAL_FACE_SIZE,
+    MIN_FACE_SIZE,
+    Face,
+    align_face,
+    compose_affine,
+    detect_face,
+    face_mask,
+    person_mask,
+    transform_points,
+)
 from .imageio import DEFAULT_MAX_SIDE, MAX_DECODE_PIXELS, ImageInput, load_image
+from .wardrobe.vocabulary import OUTFIT_AUTO, OUTFIT_KEEP, OUTFIT_NONE
 
 # OpenMP worker threads that spin while waiting make torch many times slower on a busy machine (a 2-core laptop with
 # a browser open, a Space sharing its CPU): let them sleep instead. Only effective before torch is imported; an
@@ -83,6 +95,11 @@ ONNX_GENERATOR = "model.onnx"
 ONNX_CLASSIFIER = "attire_classifier.onnx"
 MIN_SIZE, MAX_SIZE = 64, 4096
 STAGES = ("decode", "face", "generator", "compose", "background")
+# On the outfit path, the person fades out over this many face sizes toward the photo's own edges (hair cut by a
+# tight crop ends softly instead of in a straight line).
+PHOTO_EDGE_FADE = 0.12
+# Stages of the outfit path (outfit="auto", an id, a photo, or "keep": fewer).
+OUTFIT_STAGES = ("decode", "face", "segment", "attire", "outfit", "pose", "fit", "compose")
 # The person is segmented on a copy this wide; the matte is upsampled (mediapipe's model works at 256 px anyway).
 SEGMENTATION_WIDTH = 256
 # Files in a Hub repo the pipeline needs (the B2A generator and discriminator B are for training only).
@@ -100,7 +117,9 @@ class HeadshotResult:
     landmarks in the input photo's pixels (upright, after EXIF rotation). ``timings``: seconds per stage.
     ``framing``: photo -> output transform (input photo pixels, as ``face_box``) so callers can map points.
     ``person_mask``: the output's soft person matte (float32 HxW, 0 = background colour). ``faces_found``: how many
-    faces the photo has (the largest was used; callers should tell the user when there are several).
+    faces the photo has (the largest was used; callers should tell the user when there are several). ``outfit``: the
+    outfit fitted (its id; "keep" or "none" for those paths; the id of a mirrored outfit is unchanged). ``warnings``:
+    things the user should know about the photo (e.g. hair touching the top edge: the head is cut there).
     """
 
     image: Image.Image
@@ -112,6 +131,8 @@ class HeadshotResult:
     person_mask: np.ndarray | None = field(default=None, repr=False)
     attire_probabilities: dict[str, float] | None = None
     faces_found: int = 1
+    outfit: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 # --- model files ---------------------------------------------------------------------------------------------------
@@ -507,6 +528,37 @@ def _from_model_output(output: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((output[0].transpose(1, 2, 0) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def _read_photo(image: ImageInput, needed: float, size: int, lap) -> tuple[np.ndarray, float, Face, np.ndarray, Face]:
+    """``(photo, scale, face, small, small_face)``: the decoded photo (big JPEGs at a reduced scale that still gives
+    the face ``needed`` pixels in an output ``size`` wide), its landmarks, and the analysis copy of at most 1024 px
+    (what the mesh uses anyway) with its own landmarks. ``lap(stage)`` records the time of "decode" and "face"."""
+    min_long = max(1024, int(1.5 * size))
+    photo, scale = decode(image, min_long_side=min_long)
+    lap("decode")
+    small, k = _analysis_frame(photo)
+    small_face = detect_face(small, min_face_size=MIN_FACE_SIZE * scale / k)
+    face = Face(small_face.points * k, small_face.groups, small_face.backend) if k > 1 else small_face
+    lap("face")
+    reduced_jpeg = scale < 0.99 and max(photo.shape[:2]) < DEFAULT_MAX_SIDE  # (not a photo shrunk to max_side)
+    if face.size() < needed and reduced_jpeg and isinstance(image, (str, os.PathLike, bytes)):
+        # The reduced decode would be upscaled: decode again at the resolution the output needs.
+        finer, finer_scale = decode(image, min_long_side=int(max(photo.shape[:2]) * needed / face.size()) + 1)
+        if finer_scale > scale:
+            face = Face(face.points * (finer_scale / scale), face.groups, face.backend)
+            photo, scale = finer, finer_scale
+        lap("decode")
+    return photo, scale, face, small, small_face
+
+
+def _faded_edges(valid: np.ndarray, distance: float) -> np.ndarray:
+    """float32 0..1: 1 deeper than ``distance`` pixels inside the 0/1 ``valid`` mask, fading to 0 at its border;
+    1 everywhere when the photo covers the whole canvas."""
+    if valid.all():
+        return np.ones(valid.shape, dtype=np.float32)
+    inside = cv2.distanceTransform(valid, cv2.DIST_L2, 3)
+    return np.clip(inside / max(distance, 1.0), 0.0, 1.0)
+
+
 # person probability (0..255) -> matte (float32 0..1)
 _MATTE_LUT = soften_person_mask(np.arange(256, dtype=np.float32) / 255).reshape(1, 256)
 
@@ -587,12 +639,16 @@ class SelfieToBusinessPipeline:
                 f"device={self.engine.device!r}, resolution={self.resolution})")
 
     def __call__(self, image: ImageInput, attire: str = "auto", background: Any = DEFAULT_BACKGROUND,
-                 size: int = 1024, aspect: str = "1:1") -> HeadshotResult:
+                 size: int = 1024, aspect: str = "1:1", outfit: str | os.PathLike = OUTFIT_AUTO) -> HeadshotResult:
         """Turn ``image`` (path, bytes, PIL image or HxWx3 uint8 array) into a ``size`` px wide headshot.
 
         ``attire``: "auto" (classified from the photo), "suit" or "blazer". ``background``: a colour (name, hex,
         "R,G,B" or an RGB tuple). ``aspect``: "1:1" (``size`` x ``size``) or "4:5" (``size`` x 1.25 ``size``).
-        Raises ``CycleBizError`` subclasses (unreadable image, no face, face too small, bad option)."""
+        ``outfit``: "auto" (the wardrobe's default outfit for the attire), an outfit id (``cyclegan-biz outfits``),
+        the path of a photo of someone in business clothes (their outfit is cut from it), "keep" (the user's own
+        clothes: new frame and background only) or "none" (the generator alone, canonical frame).
+        Raises ``CycleBizError`` subclasses (unreadable image, no face, face too small, bad option, unknown outfit,
+        no outfit in the given photo)."""
         attire = str(attire).lower()
         if attire not in ATTIRE_CHOICES:
             raise InvalidOptionError(f"Unknown attire {attire!r}; choose one of {', '.join(ATTIRE_CHOICES)}.")
@@ -610,25 +666,14 @@ class SelfieToBusinessPipeline:
             timings[stage] = timings.get(stage, 0.0) + now - clock
             clock = now
 
-        # 1. decode: big JPEGs at a reduced scale that still leaves the face enough pixels (checked below).
-        min_long = max(1024, int(1.5 * size))
-        photo, scale = decode(image, min_long_side=min_long)
-        lap("decode")
+        outfit = os.fspath(outfit) if isinstance(outfit, os.PathLike) else str(outfit)
+        if outfit.lower() in (OUTFIT_AUTO, OUTFIT_KEEP, OUTFIT_NONE):
+            outfit = outfit.lower()
+        if outfit != OUTFIT_NONE:
+            return self._outfit_headshot(image, attire, outfit, color, size, aspect, lap, timings)
 
-        # 2. face: landmarks on a copy of at most 1024 px (what the mesh uses anyway), then in the photo's frame.
-        small, k = _analysis_frame(photo)
-        small_face = detect_face(small, min_face_size=MIN_FACE_SIZE * scale / k)
-        face = Face(small_face.points * k, small_face.groups, small_face.backend) if k > 1 else small_face
-        needed = CANONICAL_FACE_SIZE * size  # face size in the output
-        lap("face")
-        reduced_jpeg = scale < 0.99 and max(photo.shape[:2]) < DEFAULT_MAX_SIDE  # (not a photo shrunk to max_side)
-        if face.size() < needed and reduced_jpeg and isinstance(image, (str, os.PathLike, bytes)):
-            # The reduced decode would be upscaled: decode again at the resolution the output needs.
-            finer, finer_scale = decode(image, min_long_side=int(max(photo.shape[:2]) * needed / face.size()) + 1)
-            if finer_scale > scale:
-                face = Face(face.points * (finer_scale / scale), face.groups, face.backend)
-                photo, scale = finer, finer_scale
-            lap("decode")
+        # 1. decode and 2. face
+        photo, scale, face, small, small_face = _read_photo(image, CANONICAL_FACE_SIZE * size, size, lap)
         # The generator's input (and the classifier's) at model resolution, from the small copy.
         resolution = self.engine.resolution
         small_alignment = align_face(small_face, resolution)
@@ -641,15 +686,7 @@ class SelfieToBusinessPipeline:
 
         # 3. attire and generator
         square_input = _to_model_input(square)
-        confidence, probabilities = None, None
-        if attire == "auto":
-            probs = self.engine.classify(square_input)
-            if probs is None:
-                attire = FALLBACK_ATTIRE
-            else:
-                index = int(np.argmax(probs))
-                attire, confidence = ATTIRE_CLASSES[index], float(probs[index])
-                probabilities = {name: float(p) for name, p in zip(ATTIRE_CLASSES, probs, strict=False)}
+        attire, confidence, probabilities = self._choose_attire(attire, square_input)
         attire_id = ATTIRE_CLASSES.index(attire)
         model_input = square_input if aspect == "1:1" else _to_model_input(crop)
         generated = _from_model_output(self.engine.generate(model_input, attire_id))
@@ -678,8 +715,93 @@ class SelfieToBusinessPipeline:
         return HeadshotResult(
             image=Image.fromarray(result), attire=attire, attire_confidence=confidence, face_box=box,
             timings=timings, framing=framing.scaled_photo(scale), person_mask=person,
-            attire_probabilities=probabilities, faces_found=small_face.faces_found,
+            attire_probabilities=probabilities, faces_found=small_face.faces_found, outfit=OUTFIT_NONE,
         )
+
+    def _choose_attire(self, attire: str, square_input: np.ndarray):
+        """``(attire, confidence, probabilities)``: the caller's choice, or the classifier's on the aligned photo."""
+        if attire != "auto":
+            return attire, None, None
+        probs = self.engine.classify(square_input)
+        if probs is None:
+            return FALLBACK_ATTIRE, None, None
+        index = int(np.argmax(probs))
+        probabilities = {name: float(p) for name, p in zip(ATTIRE_CLASSES, probs, strict=False)}
+        return ATTIRE_CLASSES[index], float(probs[index]), probabilities
+
+    def _outfit_headshot(self, image: ImageInput, attire: str, outfit: str, color: tuple[int, int, int],
+                         size: int, aspect: str, lap, timings: dict[str, float]) -> HeadshotResult:
+        """The outfit path: the headshot frame (whole head), a real outfit fitted under the head (or the user's own
+        clothes for ``outfit="keep"``), the exact face, a flat background. See ``wardrobe.fitting``."""
+        from .headshot_frame import FRAME_TARGETS, head_top, headshot_framing
+        from .wardrobe import fitting
+
+        needed = FRAME_TARGETS[aspect][1] * size
+        photo, scale, face, small, small_face = _read_photo(image, needed, size, lap)
+        # 3. the person: segmented once on a small copy (mediapipe's model works at 256 px anyway)
+        seg_k = min(1.0, SEGMENTATION_WIDTH / small.shape[1])
+        seg_image = cv2.resize(small, None, fx=seg_k, fy=seg_k, interpolation=cv2.INTER_AREA) if seg_k < 1 else small
+        person_small = person_mask(seg_image)
+        seg_face = small_face.transformed(np.array([[seg_k, 0, 0], [0, seg_k, 0]]))
+        top = head_top(person_small, seg_face)
+        top.above_eyes *= face.size() / seg_face.size()
+        framing = headshot_framing(face, top, size, aspect)
+        warnings_ = []
+        if top.touches_top:
+            warnings_.append("The hair touches the top edge of the photo, so the top of the head is cut off; for a "
+                             "complete head, use a photo with some space above the hair.")
+        canvas = framing.warp(photo)
+        photo_per_seg = face.size() / seg_face.size()
+        seg_framing = Framing(compose_affine(framing.matrix, np.array([[photo_per_seg, 0, 0], [0, photo_per_seg, 0]])),
+                              framing.width, framing.height)
+        canvas_face = face.transformed(framing.matrix)
+        person = seg_framing.warp(person_small)
+        person = cv2.LUT(np.clip(np.rint(person * 255), 0, 255).astype(np.uint8), _MATTE_LUT)
+        # the photo's own edges fade out (hair or shoulders cut by the photo end softly, not in a straight line)
+        person *= _faded_edges(seg_framing.valid_mask(person_small.shape), PHOTO_EDGE_FADE * canvas_face.size())
+        lap("segment")
+
+        attire_used, confidence, probabilities, outfit_id = attire, None, None, outfit
+        if outfit == OUTFIT_KEEP:
+            composed = replace_background(canvas, person, color)
+            matte = person
+        else:
+            if outfit == OUTFIT_AUTO and attire == "auto":
+                alignment = align_face(small_face, self.engine.resolution)
+                square = Framing.from_alignment(alignment).warp(small, border_value=(PAD_VALUE,) * 3)
+                attire_used, confidence, probabilities = self._choose_attire(attire, _to_model_input(square))
+            lap("attire")
+            chosen = fitting.resolve_outfit(outfit, attire_used,
+                                            *fitting.estimate_turn_and_light(canvas, canvas_face))
+            attire_used, outfit_id = chosen.attire, chosen.id
+            lap("outfit")
+            shoulders = self._shoulders(small, photo.shape, framing, face.size() / small_face.size())
+            lap("pose")
+            fit = fitting.fit_outfit(canvas, person, canvas_face, chosen, color, shoulders)
+            composed, matte = fit.image, fit.person
+            lap("fit")
+        face_alpha, box = paste_face(composed, photo, face, framing)
+        if box is not None:
+            x0, y0, x1, y1 = box
+            np.maximum(matte[y0:y1, x0:x1], face_alpha, out=matte[y0:y1, x0:x1])
+        lap("compose")
+        return HeadshotResult(
+            image=Image.fromarray(composed), attire=attire_used, attire_confidence=confidence,
+            face_box=tuple(float(v / scale) for v in face.box), timings=timings, framing=framing.scaled_photo(scale),
+            person_mask=matte, attire_probabilities=probabilities, faces_found=small_face.faces_found,
+            outfit=outfit_id, warnings=warnings_,
+        )
+
+    @staticmethod
+    def _shoulders(small: np.ndarray, photo_shape, framing: Framing, photo_per_small: float):
+        """Both shoulders on the canvas when the pose model saw them inside the photo, else None."""
+        from .vision.pose import detect_shoulders
+
+        found = detect_shoulders(small)
+        if found is None or not found.usable():
+            return None
+        points = np.array([found.left, found.right], dtype=np.float64) * photo_per_small
+        return tuple(transform_points(points, framing.matrix))
 
     @staticmethod
     def _person_matte(image: np.ndarray) -> np.ndarray:

@@ -1,16 +1,20 @@
 """Benchmark the headshot pipeline on CPU: per-stage latency, model load, cold start and peak memory.
 
 For each engine (torch, onnx): loads the model, converts a 12-megapixel JPEG selfie (an example photo upscaled to
-3000x4000 and saved as JPEG) into a 1024 px headshot N times and reports p50/p95 per stage (decode, face, generator,
-compose, background, encode JPEG) and end to end; then starts fresh subprocesses (import + load + first image) for
-the cold start and their peak memory (ru_maxrss). Prints a Markdown table and writes JSON.
+3000x4000 and saved as JPEG) into a 1024 px headshot N times and reports p50/p95 per stage and end to end; then
+starts fresh subprocesses (import + load + first image) for the cold start and their peak memory (ru_maxrss).
+Prints a Markdown table and writes JSON. Stages of the outfit path (the default, ``--outfit auto``): decode, face,
+segment (person matte and headshot frame), attire (the classifier, for attire="auto"), outfit (pick, mirror),
+pose (shoulders), fit (outfit layers, neck, head matte, seam blend at <= 512 px), compose (exact face), encode JPEG.
+With ``--outfit none`` (the generator path): decode, face, generator, compose, background, encode.
 
     python scripts/benchmark.py                                   # the bundled model
     python scripts/benchmark.py --model runs/patch/final --runs 30
     python scripts/benchmark.py --random-model shipped     # random weights, shipped size (32 ch, 6 blocks, 128 px)
     python scripts/benchmark.py --random-model tiny --engines torch --output /tmp/bench.json
+    python scripts/benchmark.py --outfit none                     # the generator path
 
-Targets (2-core CPU, model loaded): end to end median < 1.0 s (aim 0.5 s); cold start < 5 s; peak memory < 1.5 GB.
+Targets (2-core CPU, model loaded): end to end median < 0.5 s; cold start < 5 s; peak memory < 1.5 GB.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from cyclegan_biz.testing import GENERATOR_SIZES, make_random_model  # the packa
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "cyclegan_biz" / "examples" / "canada-095m.jpg"
-STAGES = ("decode", "face", "generator", "compose", "background", "encode")
-TARGETS = {"end_to_end_p50_s": 1.0, "cold_start_s": 5.0, "peak_rss_mb": 1536}
+# Stages of the generator path (--outfit none) and of the outfit path (the default), plus encoding.
+GENERATOR_STAGES = ("decode", "face", "generator", "compose", "background", "encode")
+OUTFIT_STAGES = ("decode", "face", "segment", "attire", "outfit", "pose", "fit", "compose", "encode")
+TARGETS = {"end_to_end_p50_s": 0.5, "cold_start_s": 5.0, "peak_rss_mb": 1536}
 
 COLD_START = r"""
 import os, sys, time, json, io, resource
@@ -42,7 +48,7 @@ from cyclegan_biz.pipeline import SelfieToBusinessPipeline
 imported = time.perf_counter()
 pipe = SelfieToBusinessPipeline.from_pretrained(sys.argv[1] or None, engine=sys.argv[2], device="cpu")
 loaded = time.perf_counter()
-result = pipe(sys.argv[3], size=int(sys.argv[4]))
+result = pipe(sys.argv[3], size=int(sys.argv[4]), outfit=sys.argv[5])
 buffer = io.BytesIO()
 result.image.save(buffer, "JPEG", quality=95, subsampling=0)
 done = time.perf_counter()
@@ -75,18 +81,23 @@ def percentiles(values: list[float]) -> dict[str, float]:
             "min": float(array.min()), "max": float(array.max())}
 
 
-def warm_runs(model: str | None, engine: str, photo: Path, size: int, runs: int) -> dict:
+def stages_of(outfit: str) -> tuple[str, ...]:
+    return GENERATOR_STAGES if outfit == "none" else OUTFIT_STAGES
+
+
+def warm_runs(model: str | None, engine: str, photo: Path, size: int, runs: int, outfit: str = "auto") -> dict:
     from cyclegan_biz.pipeline import SelfieToBusinessPipeline
 
     start = time.perf_counter()
     pipe = SelfieToBusinessPipeline.from_pretrained(model, engine=engine, device="cpu")
     load_s = time.perf_counter() - start  # in this process: imports already paid by earlier steps
-    pipe(photo, size=size)  # warm-up (first mediapipe graph runs, allocator)
-    per_stage: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    pipe(photo, size=size, outfit=outfit)  # warm-up (first mediapipe graph runs, allocator, wardrobe loaded)
+    stages = stages_of(outfit)
+    per_stage: dict[str, list[float]] = {stage: [] for stage in stages}
     totals, walls, cpus = [], [], []
     for _ in range(runs):
         begin, cpu_begin = time.perf_counter(), time.process_time()
-        result = pipe(photo, size=size)
+        result = pipe(photo, size=size, outfit=outfit)
         encode_start = time.perf_counter()
         buffer = io.BytesIO()
         result.image.save(buffer, "JPEG", quality=95, subsampling=0)
@@ -94,7 +105,7 @@ def warm_runs(model: str | None, engine: str, photo: Path, size: int, runs: int)
         walls.append(time.perf_counter() - begin)
         cpus.append(time.process_time() - cpu_begin)
         totals.append(sum(result.timings.values()))
-        for stage in STAGES:
+        for stage in stages:
             per_stage[stage].append(result.timings.get(stage, 0.0))
     return {
         "engine": pipe.engine.name, "model": str(pipe.model_dir), "resolution": pipe.resolution,
@@ -104,11 +115,11 @@ def warm_runs(model: str | None, engine: str, photo: Path, size: int, runs: int)
     }
 
 
-def cold_starts(model: str | None, engine: str, photo: Path, size: int, repeats: int) -> dict:
+def cold_starts(model: str | None, engine: str, photo: Path, size: int, repeats: int, outfit: str = "auto") -> dict:
     runs = []
     for _ in range(repeats):
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", COLD_START, model or "", engine, str(photo), str(size)],
+        proc = subprocess.run([sys.executable, "-c", COLD_START, model or "", engine, str(photo), str(size), outfit],
                               capture_output=True, text=True, cwd=ROOT)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
@@ -132,7 +143,7 @@ def markdown(results: dict) -> str:
     def ms(value: float) -> str:
         return f"{value * 1000:.0f}"
 
-    for stage in (*STAGES, "end_to_end", "end_to_end_cpu"):
+    for stage in (*stages_of(results["outfit"]), "end_to_end", "end_to_end_cpu"):
         cells = []
         for engine in engines:
             warm = results["engines"][engine]["warm"]
@@ -171,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1024, help="output size (default: 1024)")
     parser.add_argument("--photo", type=Path, default=None, help="benchmark this photo instead of the 12-MP JPEG")
     parser.add_argument("--output", type=Path, default=Path("benchmark.json"), help="JSON report path")
+    parser.add_argument("--outfit", default="auto",
+                        help="the pipeline's outfit= (auto: the outfit path; keep; none: the generator path)")
     args = parser.parse_args(argv)
 
     from cyclegan_biz.cli import quiet_native_logs
@@ -194,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()
         results: dict = {
             "photo": {"path": str(args.photo or "generated"), "pixels": None}, "size": args.size,
+            "outfit": args.outfit,
             "model": args.model or (f"random {args.random_model} {GENERATOR_SIZES[args.random_model]}, "
                                     f"discriminator {args.discriminator}" if args.random_model else "bundled"),
             "system": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine(),
@@ -206,10 +220,10 @@ def main(argv: list[str] | None = None) -> int:
             results["photo"]["pixels"] = list(image.size)
         for engine in args.engines:
             print(f"[{engine}] {args.runs} warm runs ...", file=sys.stderr)
-            entry = {"warm": warm_runs(model, engine, photo, args.size, args.runs)}
+            entry = {"warm": warm_runs(model, engine, photo, args.size, args.runs, args.outfit)}
             if args.cold_runs > 0:
                 print(f"[{engine}] {args.cold_runs} cold starts ...", file=sys.stderr)
-                entry["cold"] = cold_starts(model, engine, photo, args.size, args.cold_runs)
+                entry["cold"] = cold_starts(model, engine, photo, args.size, args.cold_runs, args.outfit)
             results["engines"][engine] = entry
         results["system"]["load_average_after"] = os.getloadavg()
         import torch

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -31,8 +33,10 @@ def measure(path: Path) -> tuple[float, float, float]:
     return float(eye_mid[0] / side), float((eye_mid[1] - top) / side), face.size() / side
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def measure_folder(description: str, measure_one: Callable[[Path], Any]) -> tuple[list[Path], list[Any]]:
+    """Parse ``folder [--limit N]`` and measure every n-th image in the folder (about N of them, sorted, so runs
+    repeat); photos without a usable face are skipped. Returns (files, measurements)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path)
     parser.add_argument("--limit", type=int, default=0, help="measure every n-th file to use about this many")
     args = parser.parse_args()
@@ -42,9 +46,14 @@ def main() -> None:
     rows = []
     for path in tqdm(files, desc="measuring"):
         try:
-            rows.append(measure(path))
+            rows.append(measure_one(path))
         except CycleBizError:
             continue
+    return files, rows
+
+
+def main() -> None:
+    files, rows = measure_folder(__doc__, measure)
     values = np.array(rows)
     median = np.median(values, axis=0)
     q1, q3 = np.percentile(values, [25, 75], axis=0)

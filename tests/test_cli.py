@@ -164,7 +164,8 @@ def test_folder_glob_json_and_repeated_names(capsys, tiny_model, tmp_path):
     assert outputs == ["photo-2.png", "photo.png"]
     first = report["results"][0]
     assert first["attire"] in ("suit", "blazer") and 0.5 <= first["attire_confidence"] <= 1
-    assert set(first["timings"]) >= {"decode", "face", "generator", "compose", "background", "encode"}
+    assert set(first["timings"]) >= {"decode", "face", "segment", "fit", "compose", "encode"}  # the outfit path
+    assert first["outfit"] and first["warnings"] == []
     assert len(first["face_box"]) == 4 and first["size"] == [128, 128]
     assert "Converted 2 of 2 photos" in err
 

@@ -36,9 +36,17 @@ def tiny_model(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
+class GeneratorPipeline(SelfieToBusinessPipeline):
+    """The pipeline with ``outfit="none"`` by default: these tests cover the generator path (the outfit path:
+    tests/test_fitting.py)."""
+
+    def __call__(self, image, *args, outfit="none", **kwargs):
+        return super().__call__(image, *args, outfit=outfit, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def pipe(tiny_model) -> SelfieToBusinessPipeline:
-    return SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu")
+    return GeneratorPipeline.from_pretrained(tiny_model, engine="torch", device="cpu")
 
 
 def test_attire_classes_match_the_generator():

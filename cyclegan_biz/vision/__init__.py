@@ -1,0 +1,1 @@
+"""Vision models used around the face: body pose."""

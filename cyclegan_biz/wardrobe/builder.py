@@ -1,0 +1,576 @@
+"""Cut an outfit (jacket, shirt, tie or blouse) and the wearer's neck/chest skin out of a portrait.
+
+How a photo is split (all in the photo's own pixels; the layers are then cropped to the torso and neck):
+- the person: mediapipe selfie segmentation (soft);
+- the head: everything above the chin (face mesh point 152) plus the face outline, so no face or hair remains;
+- skin: a colour model (Lab mean and covariance) of the cheeks; the neck/chest skin is the skin-like part
+  below the chin that is connected to the chin;
+- hair: a colour model of the hair above the brows; hair-like pixels below the chin connected to the head's
+  sides (long hair, beards) are removed and measured (the builder's filter rejects photos with hair on the
+  shoulders);
+- clothes: the rest of the person below the chin.
+``cut_outfit`` raises ``NoOutfitError`` when the photo has no face or no shoulders to cut from;
+``assess_photo`` also lists why a photo is not good enough for the shipped wardrobe (``Cut.problems``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import CycleBizError, FaceTooSmallError, NoFaceError
+from ..face import Face, detect_face, person_mask
+from ..imageio import load_rgb_array
+from ..vision.pose import Shoulders, detect_shoulders
+from .outfit import Outfit
+from .vocabulary import ATTIRES
+
+# Face mesh points (mediapipe 478-point topology).
+CHIN = 152
+NOSE_TIP = 1
+CHEEK_LEFT = (50, 101, 118, 205, 187)  # as seen in the image for a frontal face
+CHEEK_RIGHT = (280, 330, 347, 425, 411)
+
+# Builder filters (the shipped wardrobe); measured on the business portraits, see scripts/build_wardrobe.py.
+MAX_YAW = 0.3  # frontal: see head_yaw()
+MAX_HAIR_ON_SHOULDERS = 0.02  # share of the shoulder area covered by hair
+MAX_SKIN_IN_FRONT = 0.01  # skin-like share of the torso away from the neck (hands, arms in front)
+MIN_CLOTHES_SHARE = 0.25  # clothes must cover at least this share of the area below the collar
+
+# Pins: blobs at most this many face sizes across, at least this far (Lab) from the jacket's colour.
+MAX_PIN_SIZE = 0.25
+PIN_CONTRAST = 20.0
+
+# Colour-model thresholds (Mahalanobis distance in Lab).
+SKIN_DISTANCE = 3.5
+HAIR_DISTANCE = 2.5
+
+
+class NoOutfitError(CycleBizError):
+    """No outfit can be cut from the photo."""
+
+
+@dataclass
+class Cut:
+    """An outfit cut from a photo, and what the builder's filters found wrong with it (empty: good)."""
+
+    outfit: Outfit
+    problems: list[str] = field(default_factory=list)
+    hair_on_shoulders: float = 0.0
+    skin_in_front: float = 0.0
+    pins_removed: int = 0
+
+
+# --- colour models -------------------------------------------------------------------------------------------------
+@dataclass
+class ColourModel:
+    """A Gaussian in Lab (float, L 0-100): mean and inverse covariance."""
+
+    mean: np.ndarray
+    inv_cov: np.ndarray
+
+    @classmethod
+    def fit(cls, lab_pixels: np.ndarray, floor: float = 4.0) -> ColourModel | None:
+        if len(lab_pixels) < 20:
+            return None
+        cov = np.cov(lab_pixels.T) + np.eye(3) * floor  # a floor: small samples give too narrow a model
+        return cls(lab_pixels.mean(axis=0), np.linalg.inv(cov))
+
+    def distance(self, lab: np.ndarray) -> np.ndarray:
+        diff = lab - self.mean
+        return np.sqrt(np.einsum("...i,ij,...j->...", diff, self.inv_cov, diff))
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """Float Lab (L 0-100, a/b about -128..127) of a uint8 RGB image."""
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def _patch_pixels(lab: np.ndarray, points: np.ndarray, radius: int) -> np.ndarray:
+    height, width = lab.shape[:2]
+    patches = []
+    for x, y in np.round(points).astype(int):
+        patch = lab[max(0, y - radius): min(height, y + radius + 1), max(0, x - radius): min(width, x + radius + 1)]
+        patches.append(patch.reshape(-1, 3))
+    return np.concatenate(patches)
+
+
+def skin_model(lab: np.ndarray, face: Face) -> ColourModel:
+    radius = max(1, int(face.size() * 0.03))
+    points = face.points[list(CHEEK_LEFT + CHEEK_RIGHT)]
+    model = ColourModel.fit(_patch_pixels(lab, points, radius))
+    if model is None:  # only for tiny faces, which detect_face rejects first
+        raise NoOutfitError("The face is too small to tell skin from clothes; use a larger photo.")
+    return model
+
+
+def hair_model(lab: np.ndarray, person: np.ndarray, face: Face, head: np.ndarray) -> ColourModel | None:
+    """Colour of the hair: person pixels above the brows outside the face; None for bald heads or hats-off."""
+    brow_top = face.points[face.groups["brows"], 1].min()
+    above = np.zeros(person.shape, dtype=bool)
+    above[: max(0, int(brow_top))] = True
+    hair = above & (person > 0.5) & ~head
+    return ColourModel.fit(lab[hair])
+
+
+# --- measurements --------------------------------------------------------------------------------------------------
+def head_yaw(face: Face) -> float:
+    """Head turn, about -1..1: the nose tip's offset from the eye midpoint in half eye-distances (+: toward image
+    right)."""
+    left, right = face.eye_centers()
+    half = np.linalg.norm(right - left) / 2
+    offset = face.points[NOSE_TIP, 0] - (left[0] + right[0]) / 2
+    return float(np.clip(offset / max(half, 1e-6), -1.0, 1.0))
+
+
+def light_side(lab: np.ndarray, face: Face) -> float:
+    """Light direction, about -1..1 (+: lit from image right), from the lightness of the two cheeks."""
+    radius = max(1, int(face.size() * 0.03))
+    left = _patch_pixels(lab, face.points[list(CHEEK_LEFT)], radius)[:, 0].mean()
+    right = _patch_pixels(lab, face.points[list(CHEEK_RIGHT)], radius)[:, 0].mean()
+    return float(np.clip(4.0 * (right - left) / max(right + left, 1e-6), -1.0, 1.0))
+
+
+# Named colours in Lab (D65, L 0-100); jacket and shirt colours are named by the nearest one.
+_NAMED_LAB = {
+    "black": (10, 0, -1),
+    "charcoal": (30, 0, -2),
+    "grey": (50, 0, -2),
+    "light grey": (68, 0, -2),
+    "white": (88, 0, 0),
+    "navy": (17, 3, -12),
+    "blue": (38, 8, -36),
+    "light blue": (75, -4, -18),
+    "brown": (35, 10, 18),
+    "beige": (70, 5, 20),
+    "green": (40, -25, 15),
+    "red": (40, 55, 35),
+    "burgundy": (28, 35, 10),
+    "pink": (70, 30, 0),
+    "purple": (35, 30, -30),
+    "teal": (50, -30, -10),
+    "yellow": (80, 0, 60),
+}
+
+
+def colour_name(lab: np.ndarray) -> str:
+    """The nearest named colour to a Lab colour (chroma weighted up so greys and navies are told apart)."""
+    names = list(_NAMED_LAB)
+    refs = np.array([_NAMED_LAB[n] for n in names], dtype=np.float32)
+    weights = np.array([1.0, 1.6, 1.6], dtype=np.float32)
+    distance = (((refs - np.asarray(lab, dtype=np.float32)) * weights) ** 2).sum(axis=1)
+    return names[int(distance.argmin())]
+
+
+# --- cutting -------------------------------------------------------------------------------------------------------
+def _face_hull(shape: tuple[int, int], face: Face, grow: float) -> np.ndarray:
+    hull = cv2.convexHull(face.points.astype(np.float32))
+    mask = np.zeros(shape, dtype=np.uint8)
+    cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1)
+    size = max(1, int(face.size() * grow))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * size + 1, 2 * size + 1))
+    return cv2.dilate(mask, kernel).astype(bool)
+
+
+def _connected_to(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The parts of ``mask`` whose connected components touch ``seed``."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.unique(labels[seed & mask])
+    keep = keep[keep > 0]
+    return np.isin(labels, keep)
+
+
+def _soften(mask: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma) if sigma > 0 else mask.astype(np.float32)
+
+
+def _layer(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGBA layer. Where it is fully transparent the colour is the nearest visible pixel's: nothing of the head or
+    background is kept, and resampling the layer does not pull in foreign colours at its soft edges."""
+    a = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    visible = a > 0
+    if not visible.any():
+        return np.dstack([np.zeros_like(rgb), a])
+    _, labels = cv2.distanceTransformWithLabels((~visible).astype(np.uint8), cv2.DIST_L2, 3,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    # labels: the index (1-based, in scan order of the visible pixels) of each pixel's nearest visible pixel.
+    colours = rgb[visible]
+    return np.dstack([colours[labels - 1], a])
+
+
+def _shoulders_or_raise(photo: np.ndarray) -> Shoulders:
+    shoulders = detect_shoulders(photo)
+    if shoulders is None or not shoulders.usable():
+        raise NoOutfitError(
+            "No shoulders found in the outfit photo: use a photo showing the person's head and both shoulders "
+            "(head-and-shoulders portrait, facing the camera)."
+        )
+    return shoulders
+
+
+def _neck_edges(skin: np.ndarray, chin: np.ndarray, row: int) -> tuple[int, int]:
+    """Left and right edge (x) of the run of neck skin through the chin's column at ``row``."""
+    line = skin[row]
+    x = int(np.clip(round(chin[0]), 0, len(line) - 1))
+    if not line[x]:
+        hits = np.flatnonzero(line)
+        if len(hits) == 0:
+            return x, x
+        x = int(hits[np.abs(hits - x).argmin()])
+    left = x
+    while left > 0 and line[left - 1]:
+        left -= 1
+    right = x
+    while right < len(line) - 1 and line[right + 1]:
+        right += 1
+    return left, right
+
+
+def _above_neck_skin(skin: np.ndarray, neck_column: np.ndarray, chin_y: float, fs: float) -> np.ndarray:
+    """Under the face, what lies between the chin and the first neck skin of each column (beard, jaw shadow):
+    never clothes. Columns without skin lose a thin band under the chin."""
+    height = skin.shape[0]
+    rows = np.arange(height)[:, None]
+    below = skin & (rows > chin_y)
+    first = np.where(below.any(axis=0), below.argmax(axis=0), int(chin_y + 0.1 * fs))
+    return neck_column & (rows < first[None, :]) & (rows > chin_y)
+
+
+def _above_solid_clothes(clothes: np.ndarray, run: int) -> np.ndarray:
+    """In each column, everything above the first ``run`` rows of unbroken clothes. Collars and shoulders are
+    tall; what sits on top of them in small pieces (jaw, ears, the hair at the nape) is not clothes."""
+    kernel = np.ones((run, 1), np.uint8)
+    solid = cv2.erode(clothes.astype(np.uint8), kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE).astype(bool)
+    height = clothes.shape[0]
+    first = np.where(solid.any(axis=0), solid.argmax(axis=0), height)
+    return np.arange(height)[:, None] < first[None, :]
+
+
+def _has_tie(lab: np.ndarray, clothes: np.ndarray, centre_x: float, collar_y: float, face_w: float, fs: float,
+             shirt_lab: np.ndarray) -> bool:
+    """A tie: for a fifth of a face size under the collar, a narrow run of something that is not shirt with shirt
+    on both sides of it (a tie of the jacket's colour too). An open collar has skin, not clothes, in the middle."""
+    height, width = clothes.shape
+    x0, x1 = int(max(0, centre_x - 0.45 * face_w)), int(min(width, centre_x + 0.45 * face_w))
+    y0, y1 = int(collar_y), int(min(height, collar_y + fs))  # the V of the collar can be deep: look far down
+    if y1 <= y0 or x1 <= x0:
+        return False
+    region, inside = lab[y0:y1, x0:x1], clothes[y0:y1, x0:x1]
+    shirt = inside & (np.linalg.norm(region - shirt_lab, axis=-1) < 15)
+    tie_rows = 0
+    for row_shirt, row_inside in zip(shirt, inside, strict=True):
+        xs = np.flatnonzero(row_shirt)
+        if len(xs) < 2:
+            continue
+        gaps = np.diff(xs)
+        widest = int(gaps.argmax())
+        gap = slice(xs[widest] + 1, xs[widest + 1])
+        # A gap in the shirt, filled with clothes, of about a tie's width.
+        if 0.06 * face_w <= gaps[widest] <= 0.4 * face_w and row_inside[gap].mean() > 0.8:
+            tie_rows += 1
+    return tie_rows >= 0.2 * fs
+
+
+def _find_pins(lab: np.ndarray, jacket_area: np.ndarray, jacket_lab: np.ndarray, fs: float) -> np.ndarray:
+    """Small blobs unlike the jacket with jacket all around them (lapel and flag pins, brooches): a mask.
+
+    A blob counts when it is at most ``MAX_PIN_SIZE`` face sizes across and a ring around it is mostly
+    jacket-coloured (70 %), so that lapel edges, the shirt and the tie (not surrounded by jacket) are left alone."""
+    unlike = jacket_area & (np.linalg.norm(lab - jacket_lab, axis=-1) > PIN_CONTRAST)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(unlike.astype(np.uint8), connectivity=8)
+    like = jacket_area & ~unlike
+    pins = np.zeros(unlike.shape, dtype=bool)
+    max_side = MAX_PIN_SIZE * fs
+    for index in range(1, count):
+        x, y, w, h, area = stats[index]
+        if max(w, h) > max_side or area < max(4.0, 0.001 * fs * fs):
+            continue
+        blob = labels == index
+        margin = max(2, int(0.03 * fs))
+        kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+        ring = cv2.dilate(blob.astype(np.uint8), kernel).astype(bool) & ~blob
+        if like[ring].mean() >= 0.7:
+            pins |= blob
+    return pins
+
+
+def _collar_top(clothes: np.ndarray, x: int, start: int, outward: int) -> float:
+    """Where the neck meets the clothes beside column ``x``: the highest first clothes row at or below ``start``
+    over the columns from ``x`` going ``outward`` pixels (negative: to the left). A V neckline starts deep at the
+    neck's edge but meets the neck higher up just outside it."""
+    lo, hi = sorted((x, x + outward))
+    columns = clothes[start:, max(0, lo): min(clothes.shape[1], hi + 1)]
+    found = columns.any(axis=0)
+    if not found.any():
+        return float(clothes.shape[0] - 1)
+    return float(start + columns.argmax(axis=0)[found].min())
+
+
+@dataclass
+class _Frame:
+    """Where the face is in the photo, and pixel grids to measure from it."""
+
+    face: Face
+    shape: tuple[int, int]
+    fs: float  # face size
+    face_w: float  # width of the face's landmark box
+    chin: np.ndarray
+
+    @classmethod
+    def of(cls, face: Face, shape: tuple[int, int]) -> _Frame:
+        x0, _, x1, _ = face.box
+        return cls(face, shape, face.size(), x1 - x0, face.points[CHIN])
+
+    @property
+    def ys(self) -> np.ndarray:
+        return np.arange(self.shape[0], dtype=np.float32)[:, None]
+
+    def dx(self) -> np.ndarray:
+        """Horizontal distance from the chin in face widths, HxW."""
+        xs = np.arange(self.shape[1], dtype=np.float32)[None, :]
+        return np.broadcast_to(np.abs(xs - self.chin[0]) / self.face_w, self.shape)
+
+    def rows(self, start: float, stop: float = np.inf) -> np.ndarray:
+        """HxW mask of the rows start < y < stop."""
+        return np.broadcast_to((self.ys > start) & (self.ys < stop), self.shape)
+
+
+@dataclass
+class _Regions:
+    person: np.ndarray  # soft, float
+    head: np.ndarray
+    body: np.ndarray  # the person below the chin, outside the head
+    skin_like: np.ndarray
+    skin: np.ndarray  # neck and chest skin
+    hair: np.ndarray  # hair and beard below the chin
+    clothes: np.ndarray
+
+
+def _split_person(photo: np.ndarray, lab: np.ndarray, frame: _Frame) -> _Regions:
+    """Person, head, neck skin, hair and clothes masks (see the module docstring)."""
+    face, fs, chin, shape = frame.face, frame.fs, frame.chin, frame.shape
+    person = person_mask(photo)
+    head = _face_hull(shape, face, grow=0.04)
+    below_chin = frame.rows(chin[1])
+    body = (person > 0.5) & below_chin & ~head
+
+    skin_like = skin_model(lab, face).distance(lab) < SKIN_DISTANCE
+    neck_column = frame.dx() < 0.45  # under the face, where neck skin and collar are
+    chin_band = body & frame.rows(chin[1], chin[1] + 0.08 * fs) & neck_column
+    skin = _connected_to(body & skin_like, chin_band | (head & skin_like))
+    skin &= frame.rows(-1, chin[1] + 1.6 * fs)  # the chest opening, not hands at the bottom
+
+    hair = np.zeros(shape, dtype=bool)
+    hair_colour = hair_model(lab, person, face, head)
+    if hair_colour is not None:
+        hair_like = (hair_colour.distance(lab) < HAIR_DISTANCE) & (person > 0.5) & ~skin_like
+        # Hair hangs from the head; a beard grows from the chin.
+        near_head = frame.rows(chin[1] - 0.06 * fs, chin[1] + 0.06 * fs) & hair_like & ~head
+        seeds = near_head | (chin_band & hair_like) | (head & hair_like & below_chin)
+        hair = _connected_to(hair_like & (below_chin | near_head), seeds) & below_chin
+
+    clothes = body & ~skin & ~hair & ~_above_neck_skin(skin, neck_column, chin[1], fs)
+    clothes = cv2.morphologyEx(clothes.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    clothes &= ~_above_solid_clothes(clothes, int(max(3, 0.15 * fs)))
+    return _Regions(person, head, body, skin_like, skin, hair, clothes)
+
+
+def _find_anchors(frame: _Frame, shoulders: Shoulders, regions: _Regions) -> dict[str, np.ndarray]:
+    """Anchors in photo pixels (see ``outfit.ANCHOR_NAMES``)."""
+    height, width = frame.shape
+    chin, face_w = frame.chin, frame.face_w
+    neck_row = int(min(height - 1, chin[1] + 0.2 * frame.fs))
+    neck_x0, neck_x1 = _neck_edges(regions.skin, chin, neck_row)
+    if neck_x1 - neck_x0 < 0.2 * face_w:  # no visible neck (high collar, beard): a typical neck width
+        neck_x0, neck_x1 = int(chin[0] - 0.3 * face_w), int(chin[0] + 0.3 * face_w)
+    neck_x0, neck_x1 = int(np.clip(neck_x0, 0, width - 1)), int(np.clip(neck_x1, 0, width - 1))
+    outward = int(0.15 * face_w)
+    eye_left, eye_right = frame.face.eye_centers()
+    return {
+        "chin": chin,
+        "eye_left": eye_left,
+        "eye_right": eye_right,
+        "neck_left": np.array([neck_x0, _collar_top(regions.clothes, neck_x0, int(chin[1]), -outward)]),
+        "neck_right": np.array([neck_x1, _collar_top(regions.clothes, neck_x1, int(chin[1]), outward)]),
+        "shoulder_left": shoulders.left,
+        "shoulder_right": shoulders.right,
+    }
+
+
+@dataclass
+class _Description:
+    jacket_lab: np.ndarray
+    shirt_lab: np.ndarray
+    tie: bool
+
+
+def _describe(lab: np.ndarray, frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray]) -> _Description:
+    """Jacket and shirt colours and whether there is a tie; ``NoOutfitError`` when there is no jacket to see."""
+    fs, clothes = frame.fs, regions.clothes
+    collar_y = (anchors["neck_left"][1] + anchors["neck_right"][1]) / 2
+    dx = frame.dx()
+    jacket = clothes & (dx > 0.6) & frame.rows(collar_y + 0.3 * fs)
+    if jacket.sum() < 0.05 * fs * fs:
+        raise NoOutfitError("Too little clothing below the head to cut an outfit; use a head-and-shoulders photo.")
+    jacket_lab = np.median(lab[jacket], axis=0)
+    # The shirt or top: what is not jacket in the opening under the chin (a tie is too narrow to sway a median).
+    front = clothes & (dx < 0.3) & frame.rows(collar_y, collar_y + 0.6 * fs)
+    front &= np.linalg.norm(lab - jacket_lab, axis=-1) > 20
+    shirt_lab = np.median(lab[front], axis=0) if front.sum() > 0.01 * fs * fs else jacket_lab
+    centre_x = (anchors["neck_left"][0] + anchors["neck_right"][0]) / 2
+    tie = _has_tie(lab, clothes, centre_x, collar_y, frame.face_w, fs, shirt_lab)
+    return _Description(jacket_lab, shirt_lab, tie)
+
+
+def _remove_pins(photo: np.ndarray, lab: np.ndarray, frame: _Frame, regions: _Regions,
+                 jacket_lab: np.ndarray) -> tuple[np.ndarray, int]:
+    """The photo with lapel and flag pins painted over with jacket, and how many there were."""
+    pins = _find_pins(lab, regions.clothes & (frame.dx() >= 0.25), jacket_lab, frame.fs)
+    if not pins.any():
+        return photo, 0
+    margin = max(1, int(0.03 * frame.fs))  # a pin's rim and shadow are less contrasted than its face
+    grown = cv2.dilate(pins.astype(np.uint8), np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+    count = cv2.connectedComponents(pins.astype(np.uint8))[0] - 1
+    return cv2.inpaint(photo, grown, max(2.0, frame.fs * 0.04), cv2.INPAINT_TELEA), count
+
+
+def _problems(frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray],
+              yaw: float) -> tuple[list[str], float, float]:
+    """What makes the photo unfit for the shipped wardrobe; the hair-on-shoulders and skin-in-front shares."""
+    fs, chin, body = frame.fs, frame.chin, regions.body
+    problems = []
+    if abs(yaw) > MAX_YAW:
+        problems.append(f"not frontal (yaw {yaw:+.2f})")
+    sides = frame.dx() > 0.6
+    hair_share = float((regions.hair & sides).sum() / max(1, (body & sides).sum()))
+    if hair_share > MAX_HAIR_ON_SHOULDERS:
+        problems.append(f"hair on the shoulders ({hair_share:.1%})")
+    lower = body & frame.rows(chin[1] + 1.6 * fs)
+    front_skin = float((lower & regions.skin_like).sum() / max(1, lower.sum()))
+    if front_skin > MAX_SKIN_IN_FRONT:
+        problems.append(f"something in front (skin-like {front_skin:.1%} of the lower torso)")
+    under = body & frame.rows((anchors["neck_left"][1] + anchors["neck_right"][1]) / 2)
+    if not under.any() or regions.clothes[under].mean() < MIN_CLOTHES_SHARE:
+        problems.append("too little clothing under the collar")
+    return problems, hair_share, front_skin
+
+
+def _crop_layers(photo: np.ndarray, frame: _Frame, regions: _Regions,
+                 shoulders: Shoulders) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clothes and skin RGBA layers with soft alpha, cropped to the torso and neck (from just above the eyes, so
+    every anchor lies inside), and the crop's top-left corner in the photo."""
+    height, width = frame.shape
+    fs = frame.fs
+    soft = max(0.6, fs / 160.0)
+    person = np.clip(regions.person, 0, 1)
+    clothes_alpha = _soften(regions.clothes, soft) * person * frame.rows(frame.chin[1])
+    skin_alpha = _soften(regions.skin, soft) * person * (1.0 - clothes_alpha)
+    face_x0, face_y0, face_x1, _ = frame.face.box
+    eye_y = min(point[1] for point in frame.face.eye_centers())
+    x0 = int(max(0, min(shoulders.left[0], face_x0) - 0.35 * fs))
+    x1 = int(min(width, max(shoulders.right[0], face_x1) + 0.35 * fs))
+    y0 = int(max(0, eye_y - 0.15 * fs))
+    crop = (slice(y0, height), slice(x0, x1))
+    offset = np.array([x0, y0], dtype=np.float32)
+    return _layer(photo[crop], clothes_alpha[crop]), _layer(photo[crop], skin_alpha[crop]), offset
+
+
+def assess_photo(
+    photo: np.ndarray,
+    attire: str | None = None,
+    outfit_id: str = "custom",
+    source: str = "",
+    file: str = "",
+    licence: str = "",
+    attribution: str = "",
+) -> Cut:
+    """Cut the outfit of the person in ``photo`` (HxWx3 uint8 RGB) and list what makes it unfit for the wardrobe.
+
+    ``attire`` None: "suit" when a tie is found, else "blazer". Raises ``NoOutfitError`` when nothing can be cut.
+    """
+    if attire is not None and attire not in ATTIRES:
+        raise ValueError(f"Unknown attire {attire!r}; choose one of {', '.join(ATTIRES)}.")
+    try:
+        face = detect_face(photo, min_face_size=40)
+    except (NoFaceError, FaceTooSmallError) as err:
+        raise NoOutfitError(f"Cannot cut an outfit: {err}") from err
+    shoulders = _shoulders_or_raise(photo)
+    frame = _Frame.of(face, photo.shape[:2])
+    lab = to_lab(photo)
+    regions = _split_person(photo, lab, frame)
+    anchors = _find_anchors(frame, shoulders, regions)
+    described = _describe(lab, frame, regions, anchors)
+    photo, pins = _remove_pins(photo, lab, frame, regions, described.jacket_lab)
+    yaw = head_yaw(face)
+    problems, hair_share, front_skin = _problems(frame, regions, anchors, yaw)
+    clothes, skin, offset = _crop_layers(photo, frame, regions, shoulders)
+    outfit = Outfit(
+        id=outfit_id,
+        attire=attire or ("suit" if described.tie else "blazer"),
+        colour=colour_name(described.jacket_lab),
+        shirt=colour_name(described.shirt_lab),
+        tie=described.tie,
+        clothes=clothes,
+        skin=skin,
+        anchors={name: (float(p[0] - offset[0]), float(p[1] - offset[1])) for name, p in anchors.items()},
+        face_size=frame.fs,
+        yaw=yaw,
+        light=light_side(lab, face),
+        source=source,
+        file=file,
+        licence=licence,
+        attribution=attribution,
+    )
+    return Cut(outfit, problems, hair_share, front_skin, pins)
+
+
+# Outfit photos are cut at most this size (long side): enough for a 1024 px headshot, and a 12-MP photo is cut in
+# a fraction of the time.
+MAX_PHOTO_SIDE = 1280
+
+
+def cut_outfit(photo: np.ndarray, attire: str | None = None, outfit_id: str = "custom", **credit: str) -> Outfit:
+    """The outfit worn in ``photo`` (HxWx3 uint8 RGB), e.g. a user's own outfit photo; ``NoOutfitError`` if none.
+
+    Unlike the wardrobe builder this accepts imperfect photos (turned heads, some hair on the shoulders)."""
+    scale = MAX_PHOTO_SIDE / max(photo.shape[:2])
+    if scale < 1:
+        photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return assess_photo(photo, attire=attire, outfit_id=outfit_id, **credit).outfit
+
+
+# Outfits cut from users' photos, by file content: the same photo is cut once per process.
+_PHOTO_CACHE: OrderedDict[str, Outfit] = OrderedDict()
+_PHOTO_CACHE_SIZE = 8
+_PHOTO_CACHE_LOCK = threading.Lock()
+
+
+def outfit_from_photo(path: str | Path, attire: str | None = None) -> Outfit:
+    """The outfit worn in the photo at ``path`` (``outfit=<path>``), cached by the file's SHA-256.
+
+    Raises ``UnreadableImageError`` for a file that is not an image and ``NoOutfitError`` when no outfit can be cut.
+    ``attire`` None: guessed from the clothes (a tie -> "suit")."""
+    path = Path(path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise NoOutfitError(f"Cannot read the outfit photo {path}: {err.strerror or err}. Check the path.") from err
+    key = f"{digest}:{attire}"
+    with _PHOTO_CACHE_LOCK:
+        cached = _PHOTO_CACHE.get(key)
+    if cached is None:
+        cached = cut_outfit(load_rgb_array(path), attire=attire, outfit_id=f"photo-{digest[:10]}",
+                            source="your photo", file=path.name, licence="yours",
+                            attribution=f"your photo {path.name}")
+    with _PHOTO_CACHE_LOCK:  # the Space serves several users at once
+        _PHOTO_CACHE[key] = cached
+        _PHOTO_CACHE.move_to_end(key)
+        while len(_PHOTO_CACHE) > _PHOTO_CACHE_SIZE:
+            _PHOTO_CACHE.popitem(last=False)
+    return cached

@@ -1,0 +1,162 @@
+"""Building the shipped wardrobe from the business portraits: which photos may be used, candidates for
+curation, and the reproducible build from the committed list of chosen photos (``chosen.txt``).
+
+``scripts/build_wardrobe.py`` is the command line around these functions.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from ..imageio import load_rgb_array
+from ..visualize import image_grid
+from .builder import Cut, NoOutfitError, assess_photo
+from .outfit import Outfit, write_outfits
+from .vocabulary import ATTIRES, attire_for_gender
+
+CHOSEN_FILE = Path(__file__).resolve().parent / "chosen.txt"
+
+# Source folders whose licence allows shipping derived outfits, and the credit each outfit carries.
+REDISTRIBUTABLE = {
+    "uk-parliament": "UK Parliament official portrait{name}, CC BY 3.0 (https://members.parliament.uk)",
+    "us-congress": "US Congress official photo{name}, public domain (US government work)",
+    "us-congress-wiki": "US Congress member photo{name} (voteview/member_photos), public-domain government photo",
+}
+
+
+@dataclass
+class Portrait:
+    """One row of the business ``metadata.csv``."""
+
+    path: Path
+    file: str  # relative to the business folder
+    gender: str
+    source: str
+    licence: str
+
+    @property
+    def folder(self) -> str:
+        return self.file.split("/", 1)[0]
+
+    def attribution(self) -> str:
+        stem = Path(self.file).stem
+        # UK files are named after the member ("Jane_Doe_Portrait"); US files carry an id only.
+        name = stem.removesuffix("_Portrait").replace("_", " ") if self.folder == "uk-parliament" else ""
+        return REDISTRIBUTABLE[self.folder].format(name=f" of {name}" if name else f" {stem}")
+
+
+def redistributable_portraits(business: str | Path) -> list[Portrait]:
+    """The portraits in ``business`` (a folder with ``metadata.csv``) whose licence lets us ship outfits cut
+    from them, in metadata order."""
+    business = Path(business)
+    with open(business / "metadata.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        Portrait(business / row["file_name"], row["file_name"], row["gender"], row["source"], row["licence"])
+        for row in rows
+        if row["file_name"].split("/", 1)[0] in REDISTRIBUTABLE
+    ]
+
+
+def cut_portrait(portrait: Portrait, attire: str | None = None, outfit_id: str = "candidate") -> Cut:
+    """``assess_photo`` on one portrait, with its credit; attire from the gender label unless given."""
+    return assess_photo(
+        load_rgb_array(portrait.path),
+        attire=attire or attire_for_gender(portrait.gender),
+        outfit_id=outfit_id,
+        source=portrait.source,
+        file=portrait.file,
+        licence=portrait.licence,
+        attribution=portrait.attribution(),
+    )
+
+
+def find_candidates(
+    portraits: Iterable[Portrait], progress: Callable[[Iterable], Iterable] = iter
+) -> tuple[list[Cut], dict[str, int]]:
+    """Cuts of the portraits that pass every automatic filter, and counts of why the others failed."""
+    passed, reasons = [], {}
+    for portrait in progress(list(portraits)):
+        try:
+            cut = cut_portrait(portrait)
+        except NoOutfitError as err:
+            key = str(err).split(":")[0][:60]
+            reasons[key] = reasons.get(key, 0) + 1
+            continue
+        for problem in cut.problems:
+            key = re.sub(r"\s*\(.*", "", problem)
+            reasons[key] = reasons.get(key, 0) + 1
+        if not cut.problems:
+            passed.append(cut)
+    return passed, reasons
+
+
+def contact_sheet(outfits: list[Outfit], columns: int = 10, tile: int = 192) -> Image.Image:
+    """Previews of outfits on grey, labelled with their file and colours, for curation by eye."""
+    tiles, labels = [], []
+    for outfit in outfits:
+        preview = Image.fromarray(outfit.preview())
+        preview.thumbnail((tile, tile), Image.LANCZOS)
+        canvas = Image.new("RGB", (tile, tile), (200, 204, 210))
+        canvas.paste(preview, ((tile - preview.width) // 2, (tile - preview.height) // 2))
+        tiles.append(canvas)
+        labels.append(f"{Path(outfit.file).stem[:16]} {outfit.colour}/{outfit.shirt}{'/tie' if outfit.tie else ''}")
+    return image_grid(tiles, columns, labels)
+
+
+@dataclass
+class Choice:
+    """One line of the chosen list."""
+
+    file: str
+    attire: str
+    tie: bool | None = None  # None: as detected; set where the detector is wrong (checked by eye)
+
+
+def read_chosen(path: str | Path = CHOSEN_FILE) -> list[Choice]:
+    """The chosen list: one ``<file relative to business/> <attire> [tie|no-tie]`` per line, ``#`` comments."""
+    chosen = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        tie = {"tie": True, "no-tie": False}.get(fields[2]) if len(fields) == 3 else None
+        if len(fields) not in (2, 3) or fields[1] not in ATTIRES or (len(fields) == 3 and tie is None):
+            raise ValueError(f"{path}:{number}: expected '<file> <{'|'.join(ATTIRES)}> [tie|no-tie]', got {line!r}")
+        chosen.append(Choice(fields[0], fields[1], tie))
+    return chosen
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def build_wardrobe(
+    business: str | Path,
+    output: str | Path,
+    chosen: str | Path = CHOSEN_FILE,
+    progress: Callable[[Iterable], Iterable] = iter,
+) -> list[Outfit]:
+    """Cut every chosen portrait and write the wardrobe to ``output``. Ids are ``<attire>-<colour>-NN``, numbered
+    in chosen-list order, so the same list always gives the same ids."""
+    by_file = {p.file: p for p in redistributable_portraits(business)}
+    outfits: list[Outfit] = []
+    numbers: dict[str, int] = {}
+    for choice in progress(read_chosen(chosen)):
+        if choice.file not in by_file:
+            raise FileNotFoundError(f"{choice.file} (in {chosen}) is not a redistributable portrait of {business}")
+        outfit = cut_portrait(by_file[choice.file], choice.attire).outfit
+        if choice.tie is not None:
+            outfit.tie = choice.tie
+        stem = f"{choice.attire}-{_slug(outfit.colour)}"
+        numbers[stem] = numbers.get(stem, 0) + 1
+        outfit.id = f"{stem}-{numbers[stem]:02d}"
+        outfits.append(outfit)
+    write_outfits(outfits, output)
+    return outfits

@@ -1,0 +1,169 @@
+"""The ``Outfit``: a jacket, shirt and tie or blouse cut from a real portrait, and how outfits are stored.
+
+Storage (see ``write_outfits`` / ``read_outfits``): per outfit two RGBA WebP images, ``<id>.webp`` (the clothes)
+and ``<id>-skin.webp`` (the wearer's neck and chest skin), plus one ``index.json`` holding everything else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+INDEX_FILE = "index.json"
+ATTRIBUTION_FILE = "ATTRIBUTION.md"
+# Lossy WebP keeps the wardrobe small; alpha is stored losslessly by WebP regardless of quality.
+WEBP_QUALITY = 90
+
+# Anchors every outfit carries, in layer pixels (x, y); "left"/"right" as seen in the image.
+ANCHOR_NAMES = (
+    "chin",  # the wearer's chin (face mesh point 152)
+    "eye_left",
+    "eye_right",
+    "neck_left",  # where the neck meets the collar, each side
+    "neck_right",
+    "shoulder_left",  # pose model shoulders
+    "shoulder_right",
+)
+
+
+@dataclass
+class Outfit:
+    """One outfit. ``clothes`` and ``skin`` are HxWx4 uint8 RGBA layers of the same size (soft alpha)."""
+
+    id: str
+    attire: str  # see vocabulary.ATTIRES
+    colour: str  # jacket colour name
+    shirt: str  # shirt or blouse colour name
+    tie: bool
+    clothes: np.ndarray = field(repr=False)
+    skin: np.ndarray = field(repr=False)
+    anchors: dict[str, tuple[float, float]]
+    face_size: float  # the wearer's face.Face.size() in layer pixels: the scale reference
+    yaw: float = 0.0  # head turn, about -1..1, positive: nose toward image right
+    light: float = 0.0  # light direction, about -1..1, positive: lit from image right
+    source: str = ""
+    file: str = ""
+    licence: str = ""
+    attribution: str = ""
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the layers."""
+        return self.clothes.shape[1], self.clothes.shape[0]
+
+    def anchor(self, name: str) -> np.ndarray:
+        return np.asarray(self.anchors[name], dtype=np.float32)
+
+    def mirrored(self) -> Outfit:
+        """The outfit flipped left-right: layers and anchors flipped, left/right names swapped, yaw and light
+        negated. ``mirrored().mirrored()`` equals the outfit."""
+        width = self.size[0]
+        anchors = {_swap_side(name): (width - 1 - x, y) for name, (x, y) in self.anchors.items()}
+        return replace(
+            self,
+            clothes=np.ascontiguousarray(self.clothes[:, ::-1]),
+            skin=np.ascontiguousarray(self.skin[:, ::-1]),
+            anchors=anchors,
+            yaw=-self.yaw,
+            light=-self.light,
+        )
+
+    def preview(self, background: tuple[int, int, int] = (200, 204, 210)) -> np.ndarray:
+        """HxWx3 uint8 RGB: skin then clothes over a flat background (thumbnails, contact sheets)."""
+        canvas = np.empty(self.clothes.shape[:2] + (3,), dtype=np.float32)
+        canvas[:] = background
+        for layer in (self.skin, self.clothes):
+            alpha = layer[..., 3:4].astype(np.float32) / 255.0
+            canvas = canvas * (1.0 - alpha) + layer[..., :3].astype(np.float32) * alpha
+        return np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+
+    def credit(self) -> str:
+        """One line for listings: where the outfit comes from and under which licence."""
+        return self.attribution or f"{self.source} ({self.licence})"
+
+    def record(self) -> dict:
+        """Everything but the layers, JSON-ready."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("clothes", "skin")}
+        data["anchors"] = {name: [round(float(x), 2), round(float(y), 2)] for name, (x, y) in self.anchors.items()}
+        data["face_size"] = round(float(self.face_size), 2)
+        data["yaw"] = round(float(self.yaw), 3)
+        data["light"] = round(float(self.light), 3)
+        return data
+
+    @classmethod
+    def from_record(cls, record: dict, clothes: np.ndarray, skin: np.ndarray) -> Outfit:
+        known = {f.name for f in fields(cls)}
+        data = {key: value for key, value in record.items() if key in known}
+        data["anchors"] = {name: (float(x), float(y)) for name, (x, y) in record["anchors"].items()}
+        return cls(**data, clothes=clothes, skin=skin)
+
+
+def _swap_side(name: str) -> str:
+    if name.endswith("_left"):
+        return name[: -len("_left")] + "_right"
+    if name.endswith("_right"):
+        return name[: -len("_right")] + "_left"
+    return name
+
+
+def _layer_files(outfit_id: str) -> tuple[str, str]:
+    return f"{outfit_id}.webp", f"{outfit_id}-skin.webp"
+
+
+def _write_rgba(array: np.ndarray, path: Path, quality: int) -> None:
+    Image.fromarray(array, "RGBA").save(path, "WEBP", quality=quality, method=6, exact=False)
+
+
+def _read_rgba(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGBA"))
+
+
+def write_outfits(outfits: list[Outfit], folder: str | Path, quality: int = WEBP_QUALITY) -> Path:
+    """Write the layers, ``index.json`` and ``ATTRIBUTION.md`` of ``outfits`` into ``folder``; returns the index."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for outfit in outfits:
+        clothes_file, skin_file = _layer_files(outfit.id)
+        _write_rgba(outfit.clothes, folder / clothes_file, quality)
+        _write_rgba(outfit.skin, folder / skin_file, quality)
+    index = folder / INDEX_FILE
+    index.write_text(json.dumps({"outfits": [o.record() for o in outfits]}, indent=1) + "\n")
+    (folder / ATTRIBUTION_FILE).write_text(attribution_text(outfits))
+    return index
+
+
+def read_outfits(folder: str | Path) -> list[Outfit]:
+    """The outfits stored in ``folder`` by ``write_outfits``, in index order."""
+    folder = Path(folder)
+    records = json.loads((folder / INDEX_FILE).read_text())["outfits"]
+    outfits = []
+    for record in records:
+        clothes_file, skin_file = _layer_files(record["id"])
+        outfits.append(Outfit.from_record(record, _read_rgba(folder / clothes_file), _read_rgba(folder / skin_file)))
+    return outfits
+
+
+def attribution_text(outfits: list[Outfit]) -> str:
+    """ATTRIBUTION.md: the source, file and licence of every outfit."""
+    lines = [
+        "# Outfit credits",
+        "",
+        "Each outfit (clothes and neck/chest layers) is cut automatically from an official portrait by",
+        "`scripts/build_wardrobe.py`; the head, hair and background are removed. The cut-outs are adaptations.",
+        "",
+        "| outfit | source | file | licence | credit |",
+        "|---|---|---|---|---|",
+    ]
+    for outfit in outfits:
+        lines.append(
+            f"| {outfit.id} | {outfit.source} | {outfit.file} | {outfit.licence} | {outfit.attribution or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["ANCHOR_NAMES", "Outfit", "attribution_text", "read_outfits", "write_outfits"]

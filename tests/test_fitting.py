@@ -1,0 +1,352 @@
+"""The outfit path: placement, fitting on synthetic and real heads, custom outfits, the headshot frame, the CLI
+listing, and ``outfit="keep"``/``"none"``. Uses the bundled model and example photos (offline)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from cyclegan_biz import cli
+from cyclegan_biz.compose import FaceBlend
+from cyclegan_biz.compose import face_alpha as feathered_face
+from cyclegan_biz.errors import CycleBizError
+from cyclegan_biz.face import Face, detect_face, face_mask, person_mask
+from cyclegan_biz.headshot_frame import FRAME_TARGETS, HeadTop, head_top, headshot_framing
+from cyclegan_biz.imageio import load_rgb_array
+from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+from cyclegan_biz.wardrobe import fitting
+from cyclegan_biz.wardrobe.builder import NoOutfitError
+from cyclegan_biz.wardrobe.catalogue import UnknownOutfitError, load_wardrobe
+from cyclegan_biz.wardrobe.outfit import Outfit
+
+EXAMPLES = Path(cli.__file__).parent / "examples"
+MAN = EXAMPLES / "canada-095m.jpg"
+WOMAN = EXAMPLES / "canada-010f.jpg"  # curly hair reaching the jaw
+GREY = (197, 199, 201)
+NAVY = (30, 40, 80)
+
+
+def synthetic_outfit() -> Outfit:
+    """A drawn suit: navy jacket reaching the layer's sides and bottom, white shirt, red tie, and a neck."""
+    width, height = 300, 360
+    clothes = np.zeros((height, width, 4), np.uint8)
+    jacket = np.array([[120, 140], [180, 140], [270, 190], [299, 230], [299, 359], [0, 359], [0, 230], [30, 190]])
+    cv2.fillPoly(clothes, [jacket], (*NAVY, 255))
+    cv2.fillPoly(clothes, [np.array([[125, 140], [175, 140], [150, 260]])], (245, 245, 245, 255))
+    cv2.fillPoly(clothes, [np.array([[145, 150], [155, 150], [158, 240], [142, 240]])], (170, 20, 30, 255))
+    skin = np.zeros_like(clothes)
+    skin[95:175, 118:182] = (200, 150, 130, 255)
+    skin[clothes[..., 3] > 0] = 0
+    anchors = {"chin": (150, 118), "eye_left": (128, 28), "eye_right": (172, 28), "neck_left": (122, 140),
+               "neck_right": (178, 140), "shoulder_left": (35, 200), "shoulder_right": (265, 200)}
+    return Outfit(id="synthetic-suit", attire="suit", colour="navy", shirt="white", tie=True, clothes=clothes,
+                  skin=skin, anchors=anchors, face_size=100.0, source="drawn", licence="CC0")
+
+
+@pytest.fixture(scope="module")
+def pipe() -> SelfieToBusinessPipeline:
+    return SelfieToBusinessPipeline.from_pretrained(engine="torch", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def man_canvas():
+    """The man's photo on the 512 px headshot frame: (canvas, person matte, face)."""
+    return _canvas(load_rgb_array(MAN), 512)
+
+
+def _canvas(photo: np.ndarray, width: int):
+    face = detect_face(photo)
+    person = person_mask(photo)
+    framing = headshot_framing(face, head_top(person, face), width)
+    canvas = framing.warp(photo)
+    matte = framing.warp(person) * framing.valid_mask(photo.shape)
+    return canvas, matte.astype(np.float32), face.transformed(framing.matrix)
+
+
+def _lab(rgb) -> np.ndarray:
+    return fitting.lab_pixels(np.asarray(rgb).reshape(-1, 3))
+
+
+# --- placement -------------------------------------------------------------------------------------------------------
+def test_placement_puts_the_chin_on_the_chin_level_and_to_scale(man_canvas):
+    _, _, face = man_canvas
+    outfit = synthetic_outfit()
+    placement = fitting.place_outfit(outfit, face)
+    assert placement.basis == "face"
+    assert placement.matrix[0, 1] == 0 and placement.matrix[1, 0] == 0  # no rotation, ever
+    chin = placement.matrix[:, :2] @ outfit.anchor("chin") + placement.matrix[:, 2]
+    np.testing.assert_allclose(chin, face.points[152], atol=1e-3)
+    assert placement.scale == pytest.approx(face.size() / outfit.face_size)
+
+
+def test_a_long_necked_outfit_comes_up_to_the_chin(man_canvas):
+    _, _, face = man_canvas
+    outfit = synthetic_outfit()
+    long_neck = replace(outfit, anchors={**outfit.anchors, "chin": (150, 60)})  # chin 0.8 face sizes above collar
+    placement = fitting.place_outfit(long_neck, face)
+    collar_y = placement.scale * 140 + placement.matrix[1, 2]
+    assert collar_y - face.points[152, 1] == pytest.approx(fitting.MAX_CHIN_TO_COLLAR * face.size(), rel=1e-3)
+
+
+def test_turned_head_centres_the_collar_under_the_chin_not_the_nose(man_canvas):
+    _, _, face = man_canvas
+    outfit = synthetic_outfit()
+    turned = face.points.copy()
+    turned[1, 0] += 0.2 * face.size()  # the nose swings right, the chin a little
+    turned[152, 0] += 0.05 * face.size()
+    placement = fitting.place_outfit(outfit, Face(turned, face.groups))
+    collar = (outfit.anchor("neck_left") + outfit.anchor("neck_right")) / 2
+    collar_x = placement.scale * collar[0] + placement.matrix[0, 2]
+    assert collar_x == pytest.approx(turned[152, 0], abs=0.5)
+
+
+def test_seen_shoulders_refine_the_scale_within_limits(man_canvas):
+    _, _, face = man_canvas
+    outfit = synthetic_outfit()
+    base = fitting.place_outfit(outfit, face).scale
+    wide = (np.array([-500.0, 400.0]), np.array([1500.0, 400.0]))  # absurdly wide: capped at +25 %
+    placement = fitting.place_outfit(outfit, face, wide)
+    assert placement.basis == "shoulders" and placement.scale == pytest.approx(1.25 * base)
+    span = (outfit.anchor("shoulder_right") - outfit.anchor("shoulder_left"))[0] * base
+    centre = np.array([256.0, 400.0])
+    same = (centre - [span / 2, 0], centre + [span / 2, 0])
+    assert fitting.place_outfit(outfit, face, same).scale == pytest.approx(base)
+
+
+# --- fitting on real heads -------------------------------------------------------------------------------------------
+def _check_fit(result, canvas, face, outfit_colour=NAVY):
+    image = result.image
+    height, width = image.shape[:2]
+    # background flat at the top corners, clothes at the bottom centre
+    assert tuple(image[2, 2]) == GREY and tuple(image[2, width - 3]) == GREY
+    assert np.abs(image[height - 3, int(0.2 * width)].astype(int) - outfit_colour).max() < 40
+    # the face is the user's: the head weight is 1 on the face (its rim is compose.paste_face's)
+    core = cv2.erode(face_mask(canvas.shape, face), np.ones((5, 5), np.uint8)).astype(bool)
+    assert result.head[core].min() > 0.99
+    # from the chin down to the bottom the person is continuous: no gap of background between head and outfit
+    chin_x, chin_y = np.round(face.points[152]).astype(int)
+    assert result.person[chin_y:, chin_x].min() > 0.9
+
+
+def test_fit_on_a_real_head(man_canvas):
+    canvas, person, face = man_canvas
+    result = fitting.fit_outfit(canvas, person, face, synthetic_outfit(), GREY)
+    _check_fit(result, canvas, face)
+    # below the chin it is the outfit's neck, recoloured to the cheeks: not the user's T-shirt
+    chin_x, chin_y = np.round(face.points[152]).astype(int)
+    neck = result.image[chin_y + int(0.08 * face.size()), chin_x]
+    assert np.linalg.norm(_lab(neck)[0] - fitting.cheek_lab(canvas, face)) < 20
+
+
+def test_fit_on_a_rolled_head_stays_level(pipe):
+    photo = load_rgb_array(MAN)
+    height, width = photo.shape[:2]
+    rotation = cv2.getRotationMatrix2D((width / 2, height / 2), 20, 1.0)
+    rolled = cv2.warpAffine(photo, rotation, (width, height), borderMode=cv2.BORDER_REPLICATE)
+    result = pipe(rolled, attire="suit", outfit="suit-navy-01", size=384)
+    out = np.asarray(result.image)
+    face = detect_face(out)
+    assert abs(np.degrees(face.roll())) < 2  # the frame levels the eyes; the outfit is never rotated
+    # the jacket's lower edge is level: the bottom row is clothes across (nearly) the whole width
+    assert (result.person_mask[-3] > 0.9).mean() > 0.9
+
+
+def test_tight_crop_without_neck_or_shoulders(pipe):
+    photo = load_rgb_array(MAN)
+    face = detect_face(photo)
+    chin_y = int(face.points[152, 1])
+    tight = photo[: chin_y + 6]  # cut just below the chin: no neck, no shoulders
+    result = pipe(tight, attire="suit", outfit="suit-navy-01", size=384)
+    out = np.asarray(result.image)
+    out_face = detect_face(out)
+    x, y = np.round(out_face.points[152]).astype(int)
+    below = out[y + int(0.1 * out_face.size()), x]
+    assert np.linalg.norm(_lab(below)[0] - fitting.cheek_lab(out, out_face)) < 20  # a neck, skin-coloured
+    assert result.person_mask[y:, x].min() > 0.9
+
+
+def test_long_hair_in_front_of_the_shoulders_is_kept_but_not_a_straight_cut(man_canvas):
+    canvas, person, face = man_canvas
+    canvas, person = canvas.copy(), person.copy()
+    size = face.size()
+    top = int(np.nonzero(person.max(axis=1) > 0.5)[0][0])  # the top of the hair
+    x = int(face.points[1, 0])
+    hair_colour = np.median(canvas[top + int(0.05 * size): top + int(0.15 * size), x - 10: x + 10].reshape(-1, 3),
+                            axis=0)
+    outline = face.points[face.groups["outline"]]
+    strands = np.zeros(person.shape, np.uint8)
+    eye_y = int(face.eye_centers()[0][1])
+    bottom = canvas.shape[0] - 1
+    for inner, outward in ((outline[:, 0].min(), -1), (outline[:, 0].max(), 1)):  # hair falling beside the face
+        x_in = int(inner)
+        x_out = int(inner + outward * 0.2 * size)
+        pts = np.array([[x_in, eye_y], [x_out, eye_y], [x_out + outward * int(0.2 * size), bottom],
+                        [x_in + outward * int(0.2 * size), bottom]])
+        cv2.fillConvexPoly(strands, pts, 1)
+    canvas[strands > 0] = hair_colour
+    person[strands > 0] = 1.0
+    head = fitting.head_matte(canvas, person, face)
+    low = int(face.points[152, 1] + 0.5 * size)  # well below the chin
+    assert head[low][strands[low] > 0].mean() > 0.7  # the hair is kept in front of the shoulders
+    neck_column = head[low:, int(face.points[152, 0]) - 5: int(face.points[152, 0]) + 5]
+    assert neck_column.max() < 0.1  # the neck's column below the chin is the outfit's
+    # the lower edge of the head is not one straight row
+    columns = np.nonzero(head.max(axis=0) > 0.5)[0]
+    bottoms = np.array([np.nonzero(head[:, c] > 0.5)[0].max() for c in columns])
+    assert bottoms.std() > 0.1 * size
+
+
+def test_beard_stays_a_beard(man_canvas):
+    canvas, person, face = man_canvas
+    canvas = canvas.copy()
+    size = face.size()
+    chin = face.points[152]
+    beard = np.zeros(person.shape, np.uint8)
+    jaw = face.points[face.groups["outline"]]
+    jaw = jaw[jaw[:, 1] > face.mouth_center()[1]]
+    cv2.fillConvexPoly(beard, np.round(np.concatenate([jaw, [chin + [0, 0.15 * size]]])).astype(np.int32), 1)
+    beard[: int(face.mouth_center()[1] + 0.05 * size)] = 0
+    canvas[beard > 0] = (45, 35, 30)
+    head = fitting.head_matte(canvas, person, face)
+    below_chin = (int(chin[1] + 0.1 * size), int(chin[0]))
+    assert head[below_chin] > 0.7  # the beard under the chin is kept (not painted over with neck skin)
+
+
+@pytest.mark.parametrize("blend", fitting.BLENDS)
+def test_every_blend_joins_jaw_and_neck(man_canvas, blend):
+    canvas, person, face = man_canvas
+    result = fitting.fit_outfit(canvas, person, face, synthetic_outfit(), GREY, blend=blend)
+    _check_fit(result, canvas, face)
+
+
+def test_every_shipped_outfit_fits_a_bundled_example():
+    canvas, person, face = _canvas(load_rgb_array(MAN), 256)
+    outfits = load_wardrobe()
+    assert outfits, "the wardrobe is empty"
+    for outfit in outfits:
+        for variant in (outfit, outfit.mirrored()):
+            result = fitting.fit_outfit(canvas, person, face, variant, GREY)
+            chin_x, chin_y = np.round(face.points[152]).astype(int)
+            assert result.person[chin_y:, chin_x].min() > 0.6, f"{variant.id}: a gap between head and outfit"
+            assert result.person[-2, 10:-10].mean() > 0.7, f"{variant.id}: the outfit does not reach the bottom"
+
+
+# --- the pipeline ----------------------------------------------------------------------------------------------------
+def _face_core_error(result, photo: np.ndarray) -> int:
+    framing = result.framing
+    face = detect_face(photo)
+    expected = framing.warp(photo)
+    mask = face_mask(expected.shape, face.transformed(framing.matrix))
+    core = feathered_face(mask, FaceBlend.for_face_size(0.41 * framing.width)) >= 1.0
+    return int(np.abs(np.asarray(result.image).astype(int) - expected.astype(int))[core].max())
+
+
+@pytest.mark.parametrize("outfit", ["auto", "suit-navy-01", "keep"])
+def test_outfit_path_keeps_the_face_and_the_whole_head(pipe, outfit):
+    photo = load_rgb_array(WOMAN)
+    result = pipe(WOMAN, outfit=outfit, size=384, background=GREY)
+    assert result.outfit == (outfit if outfit != "auto" else result.outfit)
+    assert result.outfit not in (None, "none")
+    assert _face_core_error(result, photo) <= 2
+    matte = result.person_mask
+    assert matte[:3].max() < 0.05, "the head touches the frame's top: hair cut"
+    top = np.nonzero(matte.max(axis=1) > 0.5)[0][0] / matte.shape[0]
+    assert top == pytest.approx(FRAME_TARGETS["1:1"][0], abs=0.05)
+    assert result.warnings == []
+
+
+def test_outfit_keep_keeps_own_clothes_and_none_is_the_generator(pipe):
+    keep = pipe(MAN, outfit="keep", size=256)
+    assert keep.outfit == "keep" and "fit" not in keep.timings
+    none = pipe(MAN, outfit="none", size=256)
+    assert none.outfit == "none" and "generator" in none.timings
+    assert none.image.size == (256, 256)
+
+
+def test_aspect_4_5(pipe):
+    result = pipe(MAN, outfit="suit-navy-01", size=256, aspect="4:5")
+    assert result.image.size == (256, 320)
+    assert result.person_mask[-2, 10:-10].mean() > 0.9
+
+
+def test_hair_touching_the_top_edge_is_reported(pipe):
+    photo = load_rgb_array(WOMAN)
+    face = detect_face(photo)
+    cut = photo[int(face.points[face.groups["brows"], 1].min() - 0.25 * face.size()):]
+    result = pipe(cut, outfit="suit-navy-01", size=256)
+    assert result.warnings and "top edge" in result.warnings[0]
+    assert np.asarray(result.image)[0].std() > 5  # the photo's top edge is the frame's: nothing invented above
+
+
+def test_headshot_frame_puts_headroom_above_the_mask():
+    photo = load_rgb_array(MAN)
+    face = detect_face(photo)
+    top = HeadTop(above_eyes=0.9 * face.size(), touches_top=False)
+    framing = headshot_framing(face, top, 400)
+    eye = face.transformed(framing.matrix).eye_centers()
+    head_top_y = eye[0][1] - 0.9 * face.size() * framing.scale
+    assert head_top_y == pytest.approx(FRAME_TARGETS["1:1"][0] * 400, abs=1)
+    assert face.transformed(framing.matrix).size() == pytest.approx(FRAME_TARGETS["1:1"][1] * 400, rel=1e-3)
+
+
+def test_custom_outfit_from_a_photo_is_cut_once(pipe, tmp_path, monkeypatch):
+    dressed = tmp_path / "my-suit.jpg"
+    pipe(MAN, outfit="suit-navy-01", size=512, aspect="4:5").image.save(dressed, quality=92)
+    from cyclegan_biz.wardrobe import builder
+
+    calls = []
+    original = builder.cut_outfit
+    monkeypatch.setattr(builder, "cut_outfit", lambda *a, **k: calls.append(1) or original(*a, **k))
+    fitting._cut_cache.clear()
+    first = pipe(WOMAN, outfit=str(dressed), size=256)
+    second = pipe(WOMAN, outfit=dressed, size=256)
+    assert first.outfit == second.outfit == "photo:my-suit.jpg"
+    assert len(calls) == 1  # cached by the file's hash
+    assert first.person_mask[-2, 10:-10].mean() > 0.9
+
+
+def test_photo_without_an_outfit_is_a_clear_error(pipe, tmp_path, no_face_image):
+    photo = load_rgb_array(MAN)
+    face = detect_face(photo)
+    tight = tmp_path / "face-only.png"
+    Image.fromarray(photo[: int(face.points[152, 1]) + 4]).save(tight)
+    with pytest.raises(NoOutfitError, match="shoulders|clothing|outfit"):
+        pipe(WOMAN, outfit=str(tight), size=256)
+    with pytest.raises(CycleBizError):
+        pipe(WOMAN, outfit=str(no_face_image), size=256)
+    with pytest.raises(UnknownOutfitError, match="cyclegan-biz outfits"):
+        pipe(WOMAN, outfit="no-such-outfit", size=256)
+    with pytest.raises(CycleBizError, match="no such outfit photo"):
+        pipe(WOMAN, outfit=str(tmp_path / "missing.jpg"), size=256)
+
+
+# --- the CLI ----------------------------------------------------------------------------------------------------------
+def test_cli_lists_outfits_with_credit(capsys):
+    assert cli.main(["outfits"]) == 0
+    text = capsys.readouterr().out
+    for outfit in load_wardrobe():
+        assert outfit.id in text and outfit.credit() in text
+    assert cli.main(["outfits", "--attire", "blazer", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and {row["attire"] for row in rows} == {"blazer"}
+    assert all(row["credit"] for row in rows)
+
+
+def test_cli_convert_with_outfit(tmp_path, capsys):
+    target = tmp_path / "out.jpg"
+    assert cli.main(["convert", str(MAN), "-o", str(target), "--outfit", "keep", "--size", "128", "--json",
+                     "--engine", "torch"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["results"][0]["outfit"] == "keep" and target.is_file()
+
+
+def test_mirrored_outfit_fits_too():
+    outfit = synthetic_outfit()
+    mirrored = replace(outfit).mirrored()
+    assert mirrored.anchor("chin")[0] == pytest.approx(outfit.size[0] - 1 - outfit.anchor("chin")[0])

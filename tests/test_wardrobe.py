@@ -1,0 +1,125 @@
+"""The outfit format, the shipped wardrobe and the catalogue (fast, offline: no model runs here)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cyclegan_biz.errors import CycleBizError
+from cyclegan_biz.wardrobe.catalogue import (
+    DEFAULT_OUTFITS,
+    UnknownOutfitError,
+    choose_outfit,
+    get_outfit,
+    list_outfits,
+    load_wardrobe,
+)
+from cyclegan_biz.wardrobe.outfit import ANCHOR_NAMES, Outfit, read_outfits, write_outfits
+from cyclegan_biz.wardrobe.vocabulary import ATTIRE_CHOICES, ATTIRES, attire_for_gender, check_attire
+
+
+def _synthetic_outfit(outfit_id: str = "suit-test-01", yaw: float = 0.3, light: float = -0.5) -> Outfit:
+    rng = np.random.default_rng(0)
+    clothes = rng.integers(0, 256, (40, 30, 4), dtype=np.uint8)
+    skin = rng.integers(0, 256, (40, 30, 4), dtype=np.uint8)
+    anchors = {name: (float(3 + i), float(5 + 2 * i)) for i, name in enumerate(ANCHOR_NAMES)}
+    return Outfit(outfit_id, "suit", "navy", "white", True, clothes, skin, anchors, face_size=20.0, yaw=yaw,
+                  light=light, source="test", file="x.jpg", licence="public domain", attribution="test photo")
+
+
+def test_vocabulary():
+    assert set(ATTIRES) == {"suit", "blazer"} and ATTIRE_CHOICES[0] == "auto"
+    assert attire_for_gender("female") == "blazer" and attire_for_gender("Male") == "suit"
+    assert attire_for_gender("") is None and attire_for_gender(None) is None
+    assert check_attire("auto") == "auto"
+    with pytest.raises(ValueError, match="suit"):
+        check_attire("auto", allow_auto=False)
+
+
+def test_mirrored_is_an_involution_and_swaps_sides():
+    outfit = _synthetic_outfit()
+    mirrored = outfit.mirrored()
+    assert np.array_equal(mirrored.clothes, outfit.clothes[:, ::-1])
+    assert mirrored.yaw == -outfit.yaw and mirrored.light == -outfit.light
+    # The left shoulder of the mirror image is the flipped right shoulder.
+    width = outfit.size[0]
+    assert mirrored.anchors["shoulder_left"] == (width - 1 - outfit.anchors["shoulder_right"][0],
+                                                  outfit.anchors["shoulder_right"][1])
+    back = mirrored.mirrored()
+    assert np.array_equal(back.clothes, outfit.clothes) and np.array_equal(back.skin, outfit.skin)
+    assert back.anchors == outfit.anchors and back.yaw == outfit.yaw and back.light == outfit.light
+
+
+def test_write_read_round_trip(tmp_path):
+    outfit = _synthetic_outfit()
+    write_outfits([outfit], tmp_path)
+    (loaded,) = read_outfits(tmp_path)
+    assert loaded.record() == outfit.record()
+    assert loaded.clothes.shape == outfit.clothes.shape and loaded.clothes.dtype == np.uint8
+    assert np.array_equal(loaded.clothes[..., 3], outfit.clothes[..., 3])  # WebP keeps alpha losslessly
+    assert "x.jpg" in (tmp_path / "ATTRIBUTION.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def wardrobe() -> list[Outfit]:
+    return load_wardrobe()
+
+
+def test_every_shipped_outfit_loads(wardrobe):
+    assert wardrobe, "the package ships no outfits"
+    assert len({o.id for o in wardrobe}) == len(wardrobe)
+    for outfit in wardrobe:
+        height, width = outfit.clothes.shape[:2]
+        assert outfit.clothes.shape == (height, width, 4) and outfit.skin.shape == (height, width, 4)
+        assert outfit.attire in ATTIRES and outfit.colour and outfit.shirt
+        assert outfit.licence and outfit.attribution and outfit.file
+        assert set(outfit.anchors) == set(ANCHOR_NAMES)
+        for name, (x, y) in outfit.anchors.items():
+            assert 0 <= x < width and 0 <= y < height, (outfit.id, name, x, y)
+        # Clothes and skin are cut, not the whole photo: the top rows (eyes) are transparent.
+        assert outfit.clothes[: int(outfit.anchors["chin"][1]), :, 3].max() == 0
+        assert outfit.clothes[..., 3].mean() > 40
+        assert outfit.anchors["shoulder_left"][0] < outfit.anchors["shoulder_right"][0]
+        assert outfit.anchors["shoulder_left"][1] > outfit.anchors["chin"][1]
+
+
+def test_shipped_wardrobe_size_and_credits():
+    from cyclegan_biz.wardrobe.catalogue import OUTFITS_DIR
+
+    assert sum(f.stat().st_size for f in OUTFITS_DIR.iterdir()) <= 10_000_000
+    credits = (OUTFITS_DIR / "ATTRIBUTION.md").read_text()
+    for row in list_outfits():
+        assert row["id"] in credits and row["credit"]
+
+
+def test_list_outfits_filters_by_attire(wardrobe):
+    rows = list_outfits("blazer")
+    assert rows and all(row["attire"] == "blazer" for row in rows)
+    assert len(list_outfits()) == len(wardrobe)
+
+
+@pytest.mark.parametrize("attire", ATTIRES)
+def test_choose_outfit_respects_attire(attire):
+    outfit = choose_outfit(attire)
+    assert outfit.attire == attire
+    assert outfit.id in DEFAULT_OUTFITS[attire]
+
+
+def test_choose_outfit_mirrors_to_match_head_turn():
+    base = choose_outfit("suit")
+    turned = choose_outfit("suit", yaw=-np.sign(base.yaw or 1.0))
+    assert turned.yaw == -base.yaw or base.yaw == 0
+    if base.yaw != 0:
+        assert np.array_equal(turned.clothes, base.clothes[:, ::-1])
+
+
+def test_unknown_outfits_and_attires_are_user_errors():
+    with pytest.raises(UnknownOutfitError, match="cyclegan-biz outfits"):
+        get_outfit("tuxedo-gold-99")
+    assert issubclass(UnknownOutfitError, CycleBizError)
+    with pytest.raises(ValueError):
+        choose_outfit("kilt")
+    with pytest.raises(UnknownOutfitError):
+        choose_outfit("suit", colour="gold")
+    suit = get_outfit(DEFAULT_OUTFITS["suit"][0])
+    assert suit.attire == "suit"
