@@ -14,7 +14,7 @@ from cyclegan_biz.wardrobe.catalogue import (
     list_outfits,
     load_wardrobe,
 )
-from cyclegan_biz.wardrobe.outfit import ANCHOR_NAMES, Outfit, read_outfits, write_outfits
+from cyclegan_biz.wardrobe.outfit import ANCHOR_NAMES, Outfit, layers_loaded, read_outfits, write_outfits
 from cyclegan_biz.wardrobe.vocabulary import ATTIRE_CHOICES, ATTIRES, attire_for_gender, check_attire
 
 
@@ -58,6 +58,17 @@ def test_write_read_round_trip(tmp_path):
     assert loaded.clothes.shape == outfit.clothes.shape and loaded.clothes.dtype == np.uint8
     assert np.array_equal(loaded.clothes[..., 3], outfit.clothes[..., 3])  # WebP keeps alpha losslessly
     assert "x.jpg" in (tmp_path / "ATTRIBUTION.md").read_text()
+
+
+def test_reading_a_wardrobe_decodes_layers_only_on_use(tmp_path):
+    outfit = _synthetic_outfit()
+    write_outfits([outfit, _synthetic_outfit("suit-test-02")], tmp_path)
+    first, second = read_outfits(tmp_path)
+    assert not layers_loaded(first) and not layers_loaded(second)  # the index only: a fast cold start
+    assert first.id == "suit-test-01" and first.yaw == outfit.yaw
+    assert np.array_equal(first.skin[..., 3], outfit.skin[..., 3])
+    assert layers_loaded(first) and not layers_loaded(second)
+    assert layers_loaded(_synthetic_outfit())  # built in memory: nothing to decode
 
 
 @pytest.fixture(scope="module")
