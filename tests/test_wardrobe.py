@@ -66,7 +66,7 @@ def test_reading_a_wardrobe_decodes_layers_only_on_use(tmp_path):
     first, second = read_outfits(tmp_path)
     assert not layers_loaded(first) and not layers_loaded(second)  # the index only: a fast cold start
     assert first.id == "suit-test-01" and first.yaw == outfit.yaw
-    assert np.array_equal(first.skin[..., 3], outfit.skin[..., 3])
+    assert np.array_equal(first.skin[..., 3], outfit.skin[..., 3]) and first.clothes.shape == outfit.clothes.shape
     assert layers_loaded(first) and not layers_loaded(second)
     assert layers_loaded(_synthetic_outfit())  # built in memory: nothing to decode
 
