@@ -686,7 +686,7 @@ class SelfieToBusinessPipeline:
 
         # 3. attire and generator
         square_input = _to_model_input(square)
-        attire, confidence, probabilities = self._choose_attire(attire, square_input)
+        attire, confidence, probabilities = self._choose_attire(attire, square_input, small, small_face)
         attire_id = ATTIRE_CLASSES.index(attire)
         model_input = square_input if aspect == "1:1" else _to_model_input(crop)
         generated = _from_model_output(self.engine.generate(model_input, attire_id))
@@ -718,10 +718,19 @@ class SelfieToBusinessPipeline:
             attire_probabilities=probabilities, faces_found=small_face.faces_found, outfit=OUTFIT_NONE,
         )
 
-    def _choose_attire(self, attire: str, square_input: np.ndarray):
-        """``(attire, confidence, probabilities)``: the caller's choice, or the classifier's on the aligned photo."""
+    def _choose_attire(self, attire: str, square_input: np.ndarray, photo: np.ndarray | None = None,
+                       face: Face | None = None):
+        """``(attire, confidence, probabilities)``: the caller's choice, else the attire classifier's on ``photo``
+        and its ``face`` (``wardrobe.attire_classifier``), else the discriminator's class head on the aligned
+        photo (near chance on real photos: only when the classifier is not installed)."""
         if attire != "auto":
             return attire, None, None
+        if photo is not None and face is not None:
+            from .wardrobe.attire_classifier import predict_attire
+
+            predicted = predict_attire(photo, face)
+            if predicted is not None:
+                return predicted
         probs = self.engine.classify(square_input)
         if probs is None:
             return FALLBACK_ATTIRE, None, None
@@ -769,7 +778,8 @@ class SelfieToBusinessPipeline:
             if outfit == OUTFIT_AUTO and attire == "auto":
                 alignment = align_face(small_face, self.engine.resolution)
                 square = Framing.from_alignment(alignment).warp(small, border_value=(PAD_VALUE,) * 3)
-                attire_used, confidence, probabilities = self._choose_attire(attire, _to_model_input(square))
+                attire_used, confidence, probabilities = self._choose_attire(attire, _to_model_input(square), small,
+                                                                            small_face)
             lap("attire")
             chosen = fitting.resolve_outfit(outfit, attire_used,
                                             *fitting.estimate_turn_and_light(canvas, canvas_face))

@@ -61,9 +61,9 @@ class LinearProbe:
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Probability of ``classes[1]`` for each row (what ``LogisticRegression.predict_proba[:, 1]`` gives)."""
-        from scipy.special import expit
-
-        return expit(((np.asarray(features, dtype=np.float64) - self.mean) / self.scale) @ self.weight + self.bias)
+        logits = ((np.asarray(features, dtype=np.float64) - self.mean) / self.scale) @ self.weight + self.bias
+        # numpy only (no scipy): the attire classifier runs at inference, without the eval extra
+        return 0.5 * (1.0 + np.tanh(0.5 * logits))  # = 1 / (1 + exp(-logits)), without overflow
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """0/1 class index per row."""

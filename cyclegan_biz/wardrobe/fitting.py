@@ -65,6 +65,11 @@ CHEST_HALF_WIDTH = 0.55
 NECK_HALF_WIDTH = 0.42
 # Lightness of neck skin relative to the cheeks (Lab L units, neck darker), from real portraits (see docs).
 NECK_SHADE = 6.0
+# The outfit's skin layer keeps this share of the wearer's shading coarser than a Gaussian of sigma SKIN_SHADING_SIGMA x
+# face size (finer skin texture is kept whole): seen on contact sheets, the full shading drew the wearer's jaw line
+# and neck folds on the user's neck and chest.
+SKIN_BROAD_SHADING_KEPT = 0.25
+SKIN_SHADING_SIGMA = 0.025
 # The seam work (pyramid or Poisson blend) runs at most this wide, inside the chin-to-collar band.
 SEAM_WIDTH = 512
 # How the jaw joins the outfit's neck. Measured with scripts/compare_blends.py on eval/canada (40 photos, default
@@ -322,22 +327,31 @@ def neck_colour(cheeks_lab: np.ndarray) -> np.ndarray:
     return np.asarray(cheeks_lab, dtype=np.float32) - np.array([NECK_SHADE, 0.0, 0.0], dtype=np.float32)
 
 
-def recolour_skin(rgb: np.ndarray, alpha: np.ndarray, target_lab: np.ndarray) -> np.ndarray:
+def recolour_skin(rgb: np.ndarray, alpha: np.ndarray, target_lab: np.ndarray, face_size: float = 0.0) -> np.ndarray:
     """Lab colour transfer of the outfit's neck skin to ``target_lab`` (the user's cheeks, shaded like a neck):
-    mean shift in a, b and L, keeping the layer's own shading."""
+    mean shift in a, b and L, keeping the layer's skin texture. With ``face_size`` (canvas pixels), the wearer's
+    shading (the shadow and line of their jaw, a neck fold, the light on a turned head: shapes that belong to someone
+    else) is mostly flattened, down to ``SKIN_BROAD_SHADING_KEPT``."""
     weights = alpha > 0.5
     if not weights.any():
         return rgb
     rows, cols = np.nonzero(alpha.max(axis=1) > 0)[0], np.nonzero(alpha.max(axis=0) > 0)[0]
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     out = rgb.copy()
-    out[y0:y1, x0:x1] = _shift_lab(rgb[y0:y1, x0:x1], weights[y0:y1, x0:x1], target_lab)
+    out[y0:y1, x0:x1] = _shift_lab(rgb[y0:y1, x0:x1], weights[y0:y1, x0:x1], target_lab,
+                                   SKIN_SHADING_SIGMA * face_size)
     return out
 
 
-def _shift_lab(rgb: np.ndarray, weights: np.ndarray, target_lab: np.ndarray) -> np.ndarray:
+def _shift_lab(rgb: np.ndarray, weights: np.ndarray, target_lab: np.ndarray, sigma: float = 0.0) -> np.ndarray:
     lab = to_lab(rgb)
     mean = lab[weights].mean(axis=0)
+    if sigma >= 1.0:
+        inside = weights.astype(np.float32)
+        # the shading: lightness blurred inside the skin only (normalised blur: the clothes around do not darken the edges)
+        broad = cv2.GaussianBlur(lab[..., 0] * inside, (0, 0), sigma) / np.maximum(
+            cv2.GaussianBlur(inside, (0, 0), sigma), 1e-3)
+        lab[..., 0] -= (1.0 - SKIN_BROAD_SHADING_KEPT) * (broad - mean[0])
     lab += neck_colour(target_lab) - mean
     lab[..., 0] = np.clip(lab[..., 0], 0, 100)
     out = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
@@ -698,7 +712,7 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
         span[y0:y1, x0:x1] = row_span(clothes_alpha > 0.5)
         face_noise = face_grain(photo, face)
         paint_neck(composite, matte, face, placement, outfit, neck_colour(cheeks), span, face_noise)
-        skin_rgb = recolour_skin(skin[..., :3], skin_alpha, cheeks)
+        skin_rgb = recolour_skin(skin[..., :3], skin_alpha, cheeks, face.size())
         clothes_rgb = sharpen_and_grain(np.ascontiguousarray(clothes[..., :3]), clothes_alpha, placement.scale,
                                         face_noise)
         region = composite[y0:y1, x0:x1]
