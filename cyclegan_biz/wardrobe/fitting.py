@@ -348,7 +348,7 @@ def _shift_lab(rgb: np.ndarray, weights: np.ndarray, target_lab: np.ndarray, sig
     mean = lab[weights].mean(axis=0)
     if sigma >= 1.0:
         inside = weights.astype(np.float32)
-        # the shading: lightness blurred inside the skin only (normalised blur: the clothes around do not darken the edges)
+        # the shading: lightness blurred inside the skin only (normalised: the clothes do not darken the edges)
         broad = cv2.GaussianBlur(lab[..., 0] * inside, (0, 0), sigma) / np.maximum(
             cv2.GaussianBlur(inside, (0, 0), sigma), 1e-3)
         lab[..., 0] -= (1.0 - SKIN_BROAD_SHADING_KEPT) * (broad - mean[0])
