@@ -297,7 +297,7 @@ def test_headshot_frame_puts_headroom_above_the_mask():
 
 def test_custom_outfit_from_a_photo_is_cut_once(pipe, tmp_path, monkeypatch):
     dressed = tmp_path / "my-suit.jpg"
-    pipe(MAN, outfit="suit-navy-01", size=512, aspect="4:5").image.save(dressed, quality=92)
+    pipe(MAN, outfit="suit-navy-10", size=512, aspect="4:5").image.save(dressed, quality=92)
     from cyclegan_biz.wardrobe import builder
 
     calls = []
