@@ -113,7 +113,15 @@ def test_attire_choice_wins_and_reaches_the_generator(pipe, attire):
     assert seen[0].dtype == torch.long and seen[0].tolist() == [ATTIRE_CLASSES.index(attire)]
 
 
-def test_auto_attire_uses_discriminator_a(pipe):
+@pytest.fixture
+def no_attire_classifier(monkeypatch):
+    """As without the attire classifier's weights: attire="auto" falls back to the discriminator's class head."""
+    from cyclegan_biz.wardrobe import attire_classifier
+
+    monkeypatch.setattr(attire_classifier, "load_attire_classifier", lambda: None)
+
+
+def test_auto_attire_uses_discriminator_a_without_the_attire_classifier(pipe, no_attire_classifier):
     seen = []
     handle = pipe.generator.register_forward_pre_hook(lambda module, args: seen.append(args[1].clone()))
     try:
@@ -135,7 +143,7 @@ def test_auto_attire_uses_discriminator_a(pipe):
     assert result.attire_confidence == pytest.approx(float(probs.max()), abs=0.02)
 
 
-def test_auto_attire_without_discriminator_falls_back(tmp_path):
+def test_auto_attire_without_discriminator_falls_back(tmp_path, no_attire_classifier):
     pipe = SelfieToBusinessPipeline.from_pretrained(make_tiny_model(tmp_path, discriminator=False), engine="torch")
     result = pipe(MAN, size=128)
     assert result.attire == pipeline_module.FALLBACK_ATTIRE
@@ -160,7 +168,8 @@ def test_projected_discriminator_is_loaded_by_class_name(tmp_path):
     assert result.attire_confidence is not None and 0.5 <= result.attire_confidence <= 1
 
 
-def test_projected_discriminator_without_its_backbone_package_falls_back(tmp_path, monkeypatch, caplog):
+def test_projected_discriminator_without_its_backbone_package_falls_back(tmp_path, monkeypatch, caplog,
+                                                                        no_attire_classifier):
     import cyclegan_biz.models.projected_discriminator as projected
 
     def missing():
