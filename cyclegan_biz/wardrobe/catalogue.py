@@ -16,9 +16,10 @@ OUTFITS_DIR = Path(__file__).resolve().parent / "outfits"
 # the bundled examples and on casual photos: dark, plain jackets with a clean collar; for blazers a high neckline (a
 # top or a shirt under the jacket: a deep bare neckline looks like a long bare neck on most people) and nothing
 # hanging at the neck (blazer-light-blue-01 and blazer-charcoal-01 show a pendant as a bar under the chin).
+# blazer-navy-01 (navy, high green top) was a second default; on eval/canada its folded right lapel looked odd.
 DEFAULT_OUTFITS = {
     "suit": ("suit-navy-10", "suit-navy-12", "suit-navy-20"),
-    "blazer": ("blazer-black-03", "blazer-navy-01"),
+    "blazer": ("blazer-black-03",),
 }
 # A mirrored outfit must fit the head turn / light this much better to be preferred (keeps choices stable).
 _MIRROR_MARGIN = 0.05
