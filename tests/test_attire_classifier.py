@@ -96,3 +96,30 @@ def test_auto_attire_in_the_pipeline(pipe, name, expected):
 def test_the_users_attire_wins(pipe):
     result = pipe(EXAMPLES / "canada-003f.jpg", attire="suit", size=256)
     assert result.attire == "suit" and result.outfit.startswith("suit") and result.attire_confidence is None
+
+
+def test_training_script_writes_a_classifier_that_loads(load_script, tmp_path, monkeypatch):
+    import shutil
+
+    from cyclegan_biz.wardrobe.attire_classifier import AttireClassifier
+
+    script = load_script("train_attire_classifier")
+    genders = {"blazer": "female", "suit": "male"}
+    for domain, names in (("business", ["canada-003f.jpg", "canada-095m.jpg"]),
+                          ("casual", ["canada-010f.jpg", "canada-110m.jpg"])):
+        folder = tmp_path / "data" / domain
+        folder.mkdir(parents=True)
+        rows = ["file_name,domain,gender"]
+        for name in names:
+            shutil.copy(EXAMPLES / name, folder / name)
+            rows.append(f"{name},{domain},{genders[LABELLED_EXAMPLES[name]]}")
+        rows.append(f"unlabelled.jpg,{domain},")  # no gender: not a training example
+        (folder / "metadata.csv").write_text("\n".join(rows) + "\n")
+    output = tmp_path / "attire.safetensors"
+    monkeypatch.setattr("sys.argv", ["train", "--data", str(tmp_path / "data"), "--output", str(output),
+                                     "--cache", str(tmp_path / "features.npz")])
+    assert script.main() == 0
+    trained = AttireClassifier.load(output)
+    assert trained.info["trained_on"] == ["business", "casual"] and "eval" not in trained.info
+    assert sum(trained.info["n_train"].values()) + trained.info["held_out"]["n"] == 4
+    assert (tmp_path / "features.npz").exists()
