@@ -69,6 +69,18 @@ def test_landmarks_of_another_backend_fall_back(classifier):
     assert classifier(image, few) is None and predict_attire(image, few) is None
 
 
+def test_onnx_features_match_torch():
+    pytest.importorskip("onnxruntime")
+    from cyclegan_biz.wardrobe import attire_classifier
+
+    crop, _ = head_crop(*_photo_and_face(EXAMPLES / "canada-110m.jpg"))
+    onnx_embed = attire_classifier._onnx_embedder()  # exported into the ONNX cache on first use
+    assert onnx_embed is not None
+    torch_features = attire_classifier._torch_embedder()(crop)
+    assert torch_features.shape == (1280,)
+    assert np.abs(onnx_embed(crop) - torch_features).max() < 1e-3 * np.abs(torch_features).max()
+
+
 @pytest.mark.skipif(not (CANADA / "metadata.csv").exists(), reason="needs ../shared/datasets/eval")
 def test_canada_accuracy_beats_chance_clearly(classifier):
     with open(CANADA / "metadata.csv", newline="") as handle:

