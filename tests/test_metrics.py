@@ -281,7 +281,7 @@ def tiny_training_sets(tmp_path_factory) -> list[str]:
     casual = _photo_folder(root / "casual", EXAMPLES, flip=True)
     business = _photo_folder(root / "business", EXAMPLES, genders=True)
     return ["--reference", str(business), "--train-casual", str(casual), "--train-business", str(business),
-            "--cache-dir", str(root / "cache")]
+            "--cache-dir", str(root / "cache"), "--datasets", str(root)]  # no fixed KID reference there: skipped
 
 
 def test_evaluate_script_end_to_end(tmp_path, evaluate_script, tiny_training_sets):
@@ -296,6 +296,8 @@ def test_evaluate_script_end_to_end(tmp_path, evaluate_script, tiny_training_set
     assert summary["kid_effnet_lite0"] == summary["kid_effnet_lite0_inputs"]
     assert all(r["expected_attire"] == "suit" for r in result["per_image"])
     assert "Not Inception FID/KID" in (output / "report.md").read_text()
+    assert "Outfit measurements" in (output / "report.md").read_text()
+    assert summary["kid_effnet_lite0_fixed_reference"] is None and summary["seam_within_real_share"] is not None
     sheet = Image.open(output / "contact_sheet.png")
     assert sheet.width == 3 * 2 * 192 and sheet.height > 192
 
