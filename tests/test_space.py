@@ -308,7 +308,7 @@ def test_api_outfit_parameter(space_server, user_photo, no_face_image, tmp_path)
         handle_file(str(user_photo)), "auto", "#ffffff", "linkedin", "blazer-charcoal-01", None, api_name="/headshot")
     _assert_headshot(Image.open(image_path), (400, 400), (255, 255, 255), user_photo)
     assert "(`blazer-charcoal-01`, your choice)" in info and attire["label"].lower() == "blazer"
-    with pytest.raises(Exception, match="No outfit|outfit photo") as refused:
+    with pytest.raises(Exception, match="Cannot cut an outfit: No face found") as refused:
         client.predict(handle_file(str(user_photo)), "auto", "#ffffff", "linkedin", "upload",
                        handle_file(str(no_face_image)), api_name="/headshot")
     assert "Traceback" not in str(refused.value)
@@ -345,10 +345,30 @@ def test_page_in_chromium(request, tmp_path, user_photo, no_face_image):
             _assert_headshot(Image.open(io.BytesIO(response.body())), (1024, 1024), STUDIO_GREY, user_photo)
             page.get_by_text("1024 × 1024 px JPEG").wait_for()
             assert page.locator("#download").is_enabled()
+            assert "the default for the attire" in page.locator("#result-info").inner_text()
+
+            # A click in the blazers' gallery picks that outfit; the next headshot wears it and says so.
+            page.get_by_role("tab", name="Blazers").click()
+            page.locator("#gallery-blazer .thumbnail-item").nth(2).click()
+            page.wait_for_function("document.querySelector('#outfit input').value.includes('blazer-black-01')")
+            page.locator("#run").click()
+            page.locator("#result-info").get_by_text("blazer-black-01").wait_for()
+            info = page.locator("#result-info").inner_text()
+            assert "your choice" in info and "Black blazer" in info and "CC BY" in info
             page.mouse.move(0, 0)  # no hover effect on the button in the screenshot
             page.wait_for_timeout(500)  # let the result finish fading in
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
+            assert "Traceback" not in page.content()
+
+            # Your own outfit photo, from which no outfit can be cut: a friendly message.
+            assert not page.locator("#outfit-photo").is_visible()
+            page.locator("#outfit input").click()
+            page.get_by_role("option", name="My own outfit photo").click()
+            page.locator("#outfit-photo input[type=file]").set_input_files(str(no_face_image))
+            page.locator("#outfit-photo img").first.wait_for(state="visible")
+            page.locator("#run").click()
+            page.get_by_text("No outfit in that photo").first.wait_for()
             assert "Traceback" not in page.content()
 
             # A photo without a face -> the library's friendly message, no traceback.
@@ -493,7 +513,7 @@ def test_gallery_lists_every_outfit_with_its_credit(app):
         items = app.gallery_items(attire)
         ids = [row["id"] for row in rows if row["attire"] == attire]
         assert len(items) == len(ids) > 0
-        for (thumbnail, caption), outfit_id in zip(items, ids):
+        for (thumbnail, caption), outfit_id in zip(items, ids, strict=True):
             row = next(r for r in rows if r["id"] == outfit_id)
             assert f"({outfit_id})" in caption and row["credit"] in caption and attire in caption.lower()
             assert thumbnail.dtype == np.uint8 and thumbnail.shape[1] == app.THUMBNAIL_WIDTH
@@ -580,7 +600,10 @@ def test_outfit_errors_are_friendly(app):
 
 
 # --- security, end to end: the raw HTTP API (as any client can call it) ----------------------------------------------
-def call_raw(url: str, photo: object, options: tuple = ("auto", "#c5c7c9", "linkedin")) -> tuple[str, object]:
+RAW_OPTIONS = ("auto", "#c5c7c9", "linkedin", "auto", None)  # attire, background, size, outfit, outfit photo
+
+
+def call_raw(url: str, photo: object, options: tuple = RAW_OPTIONS) -> tuple[str, object]:
     """POST /gradio_api/call/headshot, then read its event stream: ("complete", outputs), ("error", message), or
     ("http <status>", body) when the request itself was refused."""
     import httpx
@@ -669,7 +692,7 @@ def test_one_size_limit_for_every_way_a_photo_arrives(space_server):
         yield b'{"data": [{"url": "data:image/jpeg;base64,'
         for _ in range(40):
             yield b"A" * (512 * 1024)
-        yield b'"}, "auto", "#c5c7c9", "square"]}'
+        yield b'"}, "auto", "#c5c7c9", "square", "auto", null]}'
 
     response = httpx.post(f"{space_server.url}gradio_api/call/headshot", content=chunks(),
                           headers={"content-type": "application/json"}, timeout=120)
