@@ -368,7 +368,7 @@ def test_page_in_chromium(request, tmp_path, user_photo, no_face_image):
             page.locator("#outfit-photo input[type=file]").set_input_files(str(no_face_image))
             page.locator("#outfit-photo img").first.wait_for(state="visible")
             page.locator("#run").click()
-            page.get_by_text("No outfit in that photo").first.wait_for()
+            page.get_by_text("Cannot cut an outfit: No face found").first.wait_for()
             assert "Traceback" not in page.content()
 
             # A photo without a face -> the library's friendly message, no traceback.
