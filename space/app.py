@@ -645,6 +645,8 @@ def describe(result, requested: str, seconds: float, requested_outfit: str = OUT
     chosen = result.attire.capitalize()
     if requested != "auto":
         label, how = chosen, "your choice"
+    elif requested_outfit not in (OUTFIT_AUTO, OUTFIT_KEEP, OUTFIT_NONE, OUTFIT_UPLOAD):
+        label, how = chosen, "the outfit you picked"
     elif result.attire_probabilities:
         label = {name.capitalize(): p for name, p in result.attire_probabilities.items()}
         how = f"picked from your photo ({result.attire_confidence:.0%} sure)"

@@ -347,14 +347,16 @@ def test_page_in_chromium(request, tmp_path, user_photo, no_face_image):
             assert page.locator("#download").is_enabled()
             assert "the default for the attire" in page.locator("#result-info").inner_text()
 
-            # A click in the blazers' gallery picks that outfit; the next headshot wears it and says so.
+            # A click in the suits' gallery picks that outfit; the next headshot wears it and says so.
             page.get_by_role("tab", name="Blazers").click()
-            page.locator("#gallery-blazer .thumbnail-item").nth(2).click()
-            page.wait_for_function("document.querySelector('#outfit input').value.includes('blazer-black-01')")
+            page.locator("#gallery-blazer .thumbnail-item").first.wait_for(state="visible")
+            page.get_by_role("tab", name="Suits").click()
+            page.locator("#gallery-suit .thumbnail-item").nth(5).click()
+            page.wait_for_function("document.querySelector('#outfit input').value.includes('suit-charcoal-01')")
             page.locator("#run").click()
-            page.locator("#result-info").get_by_text("blazer-black-01").wait_for()
+            page.locator("#result-info").get_by_text("suit-charcoal-01").wait_for()
             info = page.locator("#result-info").inner_text()
-            assert "your choice" in info and "Black blazer" in info and "CC BY" in info
+            assert "your choice" in info and "Charcoal suit" in info and "CC BY" in info
             page.mouse.move(0, 0)  # no hover effect on the button in the screenshot
             page.wait_for_timeout(500)  # let the result finish fading in
             screenshot.parent.mkdir(parents=True, exist_ok=True)
@@ -563,6 +565,7 @@ def test_outfit_choice_and_own_outfit_photo(app, tmp_path, monkeypatch, user_pho
     _, _, info, _ = app.make_headshot(selfie, "auto", outfit="blazer-charcoal-01", request=request)
     assert seen[-1][0] == "blazer-charcoal-01"
     assert "Charcoal blazer" in info and "(`blazer-charcoal-01`, your choice)" in info and "CC BY" in info
+    assert "**Blazer**, the outfit you picked" in info
     _, _, info, _ = app.make_headshot(selfie, "suit", outfit="auto", request=request)
     assert seen[-1][0] == "auto" and "the default for the attire" in info
     _, _, info, _ = app.make_headshot(selfie, outfit="keep", request=request)
