@@ -605,6 +605,14 @@ def gallery_items(attire: str) -> list[tuple[np.ndarray, str]]:
     return [(outfit_thumbnail(o), captions[o.id]) for o in catalogue.load_wardrobe() if o.id in captions]
 
 
+def outfit_sources() -> str:
+    """One line for the page's credits: where the wardrobe's outfits come from, under which licences."""
+    outfits = catalogue.load_wardrobe()
+    sources = sorted({f"{o.source} ({o.licence})" for o in outfits})
+    return (f"Outfits: {len(outfits)} cut from {'; '.join(sources)}; each one's credit is in the gallery's captions "
+            "and under \"Outfit credits\".")
+
+
 def outfit_credits() -> str:
     """Markdown: where every outfit comes from (the credits accordion)."""
     lines = ["Each outfit is cut automatically from an official portrait (head, hair and background removed); "
@@ -761,9 +769,7 @@ minutes at the latest). Nothing is used for training.
 CREDITS = f"""\
 Example photos: DeBruine, L. M. & Jones, B. C. (2017), *Face Research Stimuli* (Canada set), \
 [CC BY 4.0](https://creativecommons.org/licenses/by/4.0/). \
-Outfits: cut from official portraits of the US Congress (public domain) and the UK Parliament \
-([CC BY 3.0](https://creativecommons.org/licenses/by/3.0/)); each one's credit is in the gallery and under \
-"Outfit credits". Model: [{MODEL_REPO}](https://huggingface.co/{MODEL_REPO}) · made with \
+{{outfits}} Model: [{MODEL_REPO}](https://huggingface.co/{MODEL_REPO}) · made with \
 [cyclegan-biz](https://huggingface.co/{MODEL_REPO}) {cyclegan_biz.__version__}.
 """
 
@@ -846,7 +852,7 @@ def build_demo() -> gr.Blocks:
                 with gr.Column(visible=False) as details:  # shown with the first result
                     attire_label = gr.Label(label="Attire", elem_id="attire-label")
         gr.Markdown(PRIVACY, elem_id="privacy")
-        gr.Markdown(CREDITS, elem_id="credits")
+        gr.Markdown(CREDITS.format(outfits=outfit_sources()), elem_id="credits")
         with gr.Accordion("Outfit credits", open=False, elem_id="outfit-credits"):
             gr.Markdown(outfit_credits())
 

@@ -526,6 +526,8 @@ def test_gallery_lists_every_outfit_with_its_credit(app):
         shown += ids
     assert sorted(shown) == sorted(row["id"] for row in rows)
     credits = app.outfit_credits()
+    sources = app.outfit_sources()
+    assert all(o.source in sources and o.licence in sources for o in catalogue.load_wardrobe())
     assert all(row["credit"] in credits and row["id"] in credits for row in rows)
     choices = dict((value, label) for label, value in app.outfit_choices())
     assert {"auto", "keep", "upload"} <= set(choices) and all(row["id"] in choices for row in rows)
