@@ -89,7 +89,13 @@ from cyclegan_biz.errors import (  # noqa: E402
     UnreadableImageError,
 )
 from cyclegan_biz.wardrobe import catalogue  # noqa: E402
-from cyclegan_biz.wardrobe.vocabulary import ATTIRES, OUTFIT_AUTO, OUTFIT_KEEP, OUTFIT_NONE  # noqa: E402
+from cyclegan_biz.wardrobe.vocabulary import (  # noqa: E402
+    ATTIRES,
+    OUTFIT_AUTO,
+    OUTFIT_KEEP,
+    OUTFIT_NONE,
+    OUTFIT_SPECIAL,
+)
 
 log = logging.getLogger("cyclegan_biz.space")
 
@@ -117,6 +123,7 @@ BACKGROUND_PRESETS = {
 }
 ATTIRE_CHOICES = [("Auto (from your photo)", "auto"), ("Suit", "suit"), ("Blazer", "blazer")]
 OUTFIT_UPLOAD = "upload"  # the Space's own outfit value: the outfit in the visitor's second upload
+SPACE_SPECIAL_OUTFITS = (*OUTFIT_SPECIAL, OUTFIT_UPLOAD)  # every outfit value that is not an outfit id
 OUTFIT_CHOICES = [("Auto: the default outfit for the attire", OUTFIT_AUTO), ("Keep my clothes", OUTFIT_KEEP),
                   ("My own outfit photo (upload it below)", OUTFIT_UPLOAD)]
 THUMBNAIL_WIDTH = 200  # px, the gallery's outfit previews
@@ -432,6 +439,17 @@ def read_outfit_photo(outfit_photo: Any, wanted: bool, session: str = "") -> byt
     return None
 
 
+def read_photos(photo: Any, outfit_photo: Any, outfit_wanted: bool, session: str = "") -> tuple[bytes, bytes | None]:
+    """The selfie's bytes and the outfit photo's (``read_outfit_photo``). Both uploads are claimed (their files
+    deleted) even when the other is refused; the selfie's error comes first."""
+    try:
+        data = read_photo(photo, session)
+    except gr.Error:
+        read_outfit_photo(outfit_photo, False, session)
+        raise
+    return data, read_outfit_photo(outfit_photo, outfit_wanted, session)
+
+
 # --- results: one private folder per request ------------------------------------------------------------------------
 class _Outputs:
     """Result files, each in its own folder inside gradio's cache (served from there without a copy)."""
@@ -583,7 +601,7 @@ def outfit_choice(value: Any) -> str:
     """A valid ``outfit`` for the pipeline: "auto", "keep", "none", "upload" or a shipped outfit id. Anything else
     (in particular a path, which the library would read as an outfit photo) is refused."""
     text = str(value or OUTFIT_AUTO).strip()
-    if text.lower() in (OUTFIT_AUTO, OUTFIT_KEEP, OUTFIT_NONE, OUTFIT_UPLOAD):
+    if text.lower() in SPACE_SPECIAL_OUTFITS:
         return text.lower()
     if text in {row["id"] for row in outfit_rows()}:
         return text
@@ -653,7 +671,7 @@ def describe(result, requested: str, seconds: float, requested_outfit: str = OUT
     chosen = result.attire.capitalize()
     if requested != "auto":
         label, how = chosen, "your choice"
-    elif requested_outfit not in (OUTFIT_AUTO, OUTFIT_KEEP, OUTFIT_NONE, OUTFIT_UPLOAD):
+    elif requested_outfit not in SPACE_SPECIAL_OUTFITS:
         label, how = chosen, "the outfit you picked"
     elif result.attire_probabilities:
         label = {name.capitalize(): p for name, p in result.attire_probabilities.items()}
@@ -679,8 +697,7 @@ def make_headshot(photo: Any, attire: str = "auto", background: str = DEFAULT_BA
     session = _session(request)
     housekeeping()
     try:
-        data = read_photo(photo, session)
-        worn = read_outfit_photo(outfit_photo, str(outfit or "").strip().lower() == OUTFIT_UPLOAD, session)
+        data, worn = read_photos(photo, outfit_photo, str(outfit or "").strip().lower() == OUTFIT_UPLOAD, session)
         requested = attire_choice(attire)
         preset = size_preset(size)
         requested_outfit = outfit_choice(outfit)

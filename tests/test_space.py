@@ -589,6 +589,11 @@ def test_outfit_choice_and_own_outfit_photo(app, tmp_path, monkeypatch, user_pho
     unused = upload("unused outfit.jpg", example_photos[1].read_bytes())
     app.make_headshot(selfie, outfit="auto", outfit_photo=unused, request=request)
     assert not Path(unused["path"]).exists()
+    # No selfie: its message, and the outfit photo's file goes all the same.
+    worn = upload("outfit only.jpg", example_photos[2].read_bytes())
+    with pytest.raises(app.gr.Error, match="Add a photo first"):
+        app.make_headshot(None, outfit="upload", outfit_photo=worn, request=request)
+    assert not Path(worn["path"]).exists()
     app.end_session(request)
     app.forget_everything()
     assert [p for p in cache.rglob("*") if p.is_file()] == []
