@@ -640,13 +640,22 @@ def outfit_credits() -> str:
 
 
 def picked_outfit(attire: str):
-    """The select handler of ``attire``'s gallery: the clicked outfit's id, for the outfit dropdown."""
+    """The select handler of ``attire``'s gallery: (the clicked outfit's id, ``attire``) for the outfit dropdown and
+    the attire radio, so that the two agree."""
     ids = [row["id"] for row in outfit_rows(attire)]
 
-    def pick(event: gr.SelectData) -> str:
-        return ids[event.index] if isinstance(event.index, int) and 0 <= event.index < len(ids) else OUTFIT_AUTO
+    def pick(event: gr.SelectData) -> tuple[str, str]:
+        if isinstance(event.index, int) and 0 <= event.index < len(ids):
+            return ids[event.index], attire
+        return OUTFIT_AUTO, attire
 
     return pick
+
+
+def outfit_for_attire(attire: str, outfit: str) -> str:
+    """The attire radio changed: the outfit stays, unless it is a gallery outfit of another attire (then "auto")."""
+    row = next((r for r in outfit_rows() if r["id"] == outfit), None)
+    return OUTFIT_AUTO if row is not None and attire != "auto" and row["attire"] != attire else outfit
 
 
 def describe_outfit(result, requested_outfit: str) -> str:
@@ -778,7 +787,7 @@ good light.
 """
 
 PRIVACY = f"""\
-**Privacy:** photos are processed in memory and not kept. Your uploaded file is deleted as soon as your \
+**Privacy:** photos are processed in memory and not kept. Your uploaded files (selfie, outfit photo) are deleted as soon as your \
 headshot is made; the headshot is deleted from the server when you close this page (after {OUTPUT_TTL_S // 60} \
 minutes at the latest). Nothing is used for training.
 """
@@ -817,9 +826,9 @@ MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=SYSTEM_FONTS, font_mono=MONO_FONTS)
 
 
-def _outfit_picker() -> tuple[gr.Dropdown, gr.Image]:
-    """The outfit dropdown, a gallery per attire whose clicks set it, and the (hidden until chosen) upload of the
-    visitor's own outfit photo."""
+def _outfit_picker(attire_radio: gr.Radio) -> tuple[gr.Dropdown, gr.Image]:
+    """The outfit dropdown, a gallery per attire whose clicks set it (and the attire), and the (hidden until chosen)
+    upload of the visitor's own outfit photo."""
     outfit = gr.Dropdown(outfit_choices(), value=OUTFIT_AUTO, label="Outfit", elem_id="outfit",
                          info="Click an outfit in the gallery, or choose Auto, your own clothes or your own photo.")
     with gr.Tabs(elem_id="outfit-gallery"):
@@ -827,7 +836,9 @@ def _outfit_picker() -> tuple[gr.Dropdown, gr.Image]:
             with gr.Tab(f"{attire.capitalize()}s ({len(outfit_rows(attire))})", elem_id=f"tab-{attire}"):
                 gallery = gr.Gallery(gallery_items(attire), columns=4, height=300, allow_preview=False,
                                      show_label=False, object_fit="contain", elem_id=f"gallery-{attire}")
-                gallery.select(picked_outfit(attire), None, outfit, queue=False, api_visibility="private")
+                gallery.select(picked_outfit(attire), None, [outfit, attire_radio], queue=False,
+                               api_visibility="private")
+    attire_radio.change(outfit_for_attire, [attire_radio, outfit], outfit, queue=False, api_visibility="private")
     with gr.Column(visible=False, elem_id="outfit-upload") as upload_box:
         outfit_photo = gr.Image(label="Your own outfit photo: someone in business clothes, head and both shoulders",
                                 sources=["upload", "clipboard"], type="filepath", height=240, elem_id="outfit-photo")
@@ -845,7 +856,7 @@ def build_demo() -> gr.Blocks:
                 photo = gr.Image(label="Your selfie", sources=["upload", "webcam", "clipboard"], type="filepath",
                                  height=420, elem_id="photo")
                 attire = gr.Radio(ATTIRE_CHOICES, value="auto", label="Attire", elem_id="attire")
-                outfit, outfit_photo = _outfit_picker()
+                outfit, outfit_photo = _outfit_picker(attire)
                 background = gr.ColorPicker(DEFAULT_BACKGROUND, label="Background colour", elem_id="background",
                                              info="Click the swatch for any colour, or pick a preset below.")
                 with gr.Row(elem_id="swatches"):

@@ -353,6 +353,7 @@ def test_page_in_chromium(request, tmp_path, user_photo, no_face_image):
             page.get_by_role("tab", name="Suits").click()
             page.locator("#gallery-suit .thumbnail-item").nth(5).click()
             page.wait_for_function("document.querySelector('#outfit input').value.includes('suit-charcoal-01')")
+            assert page.locator("#attire input[value=suit]").is_checked()  # the attire follows the outfit
             page.locator("#run").click()
             page.locator("#result-info").get_by_text("suit-charcoal-01").wait_for()
             info = page.locator("#result-info").inner_text()
@@ -521,8 +522,13 @@ def test_gallery_lists_every_outfit_with_its_credit(app):
             assert thumbnail.dtype == np.uint8 and thumbnail.shape[1] == app.THUMBNAIL_WIDTH
             assert thumbnail.std() > 10  # an outfit, not a blank tile
         pick = app.picked_outfit(attire)
-        assert [pick(SimpleNamespace(index=i)) for i in (0, len(ids) - 1)] == [ids[0], ids[-1]]
-        assert pick(SimpleNamespace(index=len(ids))) == "auto"
+        assert [pick(SimpleNamespace(index=i)) for i in (0, len(ids) - 1)] == [(ids[0], attire), (ids[-1], attire)]
+        assert pick(SimpleNamespace(index=len(ids))) == ("auto", attire)
+        # The attire radio set to the other attire drops a gallery outfit; "auto" or the same attire keeps it.
+        other = next(a for a in app.ATTIRES if a != attire)
+        assert app.outfit_for_attire(other, ids[0]) == "auto"
+        assert app.outfit_for_attire(attire, ids[0]) == app.outfit_for_attire("auto", ids[0]) == ids[0]
+        assert app.outfit_for_attire(other, "keep") == "keep"
         shown += ids
     assert sorted(shown) == sorted(row["id"] for row in rows)
     credits = app.outfit_credits()
