@@ -787,9 +787,9 @@ good light.
 """
 
 PRIVACY = f"""\
-**Privacy:** photos are processed in memory and not kept. Your uploaded files (selfie, outfit photo) are deleted as soon as your \
-headshot is made; the headshot is deleted from the server when you close this page (after {OUTPUT_TTL_S // 60} \
-minutes at the latest). Nothing is used for training.
+**Privacy:** photos are processed in memory and not kept. Your uploaded files (selfie, outfit photo) are deleted \
+as soon as your headshot is made; the headshot is deleted from the server when you close this page (after \
+{OUTPUT_TTL_S // 60} minutes at the latest). Nothing is used for training.
 """
 
 CREDITS = f"""\
