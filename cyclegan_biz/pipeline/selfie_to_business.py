@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .compose import (
+from ..compose import (
     ASPECTS,
     DEFAULT_BACKGROUND,
     Framing,
@@ -61,9 +61,9 @@ from .compose import (
     soften_person_mask,
     upsample,
 )
-from .constants import PAD_VALUE
-from .errors import CycleBizError, MissingWeightsError
-from .face import (
+from ..constants import PAD_VALUE
+from ..errors import CycleBizError, MissingWeightsError
+from ..face import (
     CANONICAL_FACE_SIZE,
     MIN_FACE_SIZE,
     Face,
@@ -74,8 +74,8 @@ from .face import (
     person_mask,
     transform_points,
 )
-from .imageio import DEFAULT_MAX_SIDE, MAX_DECODE_PIXELS, ImageInput, load_image
-from .wardrobe.vocabulary import OUTFIT_AUTO, OUTFIT_KEEP, OUTFIT_NONE
+from ..imageio import DEFAULT_MAX_SIDE, MAX_DECODE_PIXELS, ImageInput, load_image
+from ..wardrobe.vocabulary import OUTFIT_AUTO, OUTFIT_KEEP, OUTFIT_NONE
 
 # OpenMP worker threads that spin while waiting make torch many times slower on a busy machine (a 2-core laptop with
 # a browser open, a Space sharing its CPU): let them sleep instead. Only effective before torch is imported; an
@@ -84,7 +84,7 @@ if "torch" not in sys.modules:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 log = logging.getLogger("cyclegan_biz")
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "pretrained" / "selfie2biz"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "pretrained" / "selfie2biz"
 # Equal to ``models.generator.ATTIRE_CLASSES`` (a test checks); repeated so the onnx engine needs no torch.
 ATTIRE_CLASSES = ("blazer", "suit")
 ATTIRE_CHOICES = ("auto", *ATTIRE_CLASSES)
@@ -178,7 +178,7 @@ def _download(repo_id: str, revision: str | None, allow_patterns: list[str] | No
 
 
 def _discriminator_class(folder: Path):
-    from .models.cyclegan import discriminator_class
+    from ..models.cyclegan import discriminator_class
 
     try:
         return discriminator_class(folder / "config.json")
@@ -212,7 +212,7 @@ def _load_options() -> dict[str, Any]:
 def load_torch_models(folder: Path, device: str = "cpu"):
     """``(generator, classifier or None)`` in float32 eval mode; the classifier is discriminator A (if it has a class
     head). Safetensors weights only."""
-    from .models.generator import CycleBizGenerator
+    from ..models.generator import CycleBizGenerator
 
     disc_dir = folder / "discriminator_a"
     has_disc = (disc_dir / "config.json").is_file()
@@ -733,8 +733,8 @@ class SelfieToBusinessPipeline:
                          size: int, aspect: str, lap, timings: dict[str, float]) -> HeadshotResult:
         """The outfit path: the headshot frame (whole head), a real outfit fitted under the head (or the user's own
         clothes for ``outfit="keep"``), the exact face, a flat background. See ``wardrobe.fitting``."""
-        from .headshot_frame import FRAME_TARGETS, head_top, headshot_framing
-        from .wardrobe import fitting
+        from ..headshot_frame import FRAME_TARGETS, head_top, headshot_framing
+        from ..wardrobe import fitting
 
         needed = FRAME_TARGETS[aspect][1] * size
         photo, scale, face, small, small_face = _read_photo(image, needed, size, lap)
@@ -795,7 +795,7 @@ class SelfieToBusinessPipeline:
     @staticmethod
     def _shoulders(small: np.ndarray, photo_shape, framing: Framing, photo_per_small: float):
         """Both shoulders on the canvas when the pose model saw them inside the photo, else None."""
-        from .vision.pose import detect_shoulders
+        from ..vision.pose import detect_shoulders
 
         found = detect_shoulders(small)
         if found is None or not found.usable():
