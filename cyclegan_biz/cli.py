@@ -65,7 +65,8 @@ def _colour(text: str) -> tuple[int, int, int]:
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     from .compose import ASPECTS
-    from .pipeline import ATTIRE_CHOICES, ENGINES
+    from .pipeline import ENGINES
+    from .wardrobe.vocabulary import ATTIRE_CHOICES
 
     parser.add_argument("--attire", choices=ATTIRE_CHOICES, default="auto",
                         help="suit, blazer, or auto: chosen from the photo (default: auto)")

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from PIL import ImageColor
 
-from .errors import CycleBizError
+from .errors import InvalidOptionError
 from .face import CANONICAL_FACE_SIZE, Alignment, Face, compose_affine, face_mask
 
 # A neutral, slightly cool light studio grey.
@@ -27,10 +27,6 @@ ASPECTS = ("1:1", "4:5")
 # 4:5 portraits: the square canonical frame grows by these fractions of its side above and below
 # (a little head-room, more shoulders and attire); eyes then sit at about a third of the height.
 PORTRAIT_EXTEND = (0.10, 0.15)
-
-
-class InvalidOptionError(CycleBizError, ValueError):
-    """An option value (colour, size, aspect, attire, engine) is not valid."""
 
 
 def parse_color(value: str | tuple | list) -> tuple[int, int, int]:

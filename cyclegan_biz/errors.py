@@ -27,3 +27,7 @@ class MissingWeightsError(CycleBizError):
 
 class OutputNotWritableError(CycleBizError):
     """The output file or folder cannot be written (read-only, a file in the way, no permission)."""
+
+
+class InvalidOptionError(CycleBizError, ValueError):
+    """An option value (colour, size, aspect, attire, engine) is not valid."""

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .compose import ASPECTS, Framing, InvalidOptionError
+from .compose import ASPECTS, Framing
+from .errors import InvalidOptionError
 from .face import Face
 
 # Measured by ``scripts/measure_headshot_frame.py`` (mediapipe landmarks and selfie segmentation) on full, uncropped

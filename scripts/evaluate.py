@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 
 from cyclegan_biz.evaluation import evaluate_folders, write_outputs
+from cyclegan_biz.wardrobe.vocabulary import ATTIRE_AUTO, ATTIRE_CHOICES
 
 DATASETS = Path("../shared/datasets")
 
@@ -33,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, required=True, help="folder for metrics.json, report.md, PNG")
     parser.add_argument("--limit", type=int, help="evaluate at most N images (seeded random choice)")
     parser.add_argument("--reference-limit", type=int, help="use at most N reference images")
-    parser.add_argument("--attire", choices=["auto", "suit", "blazer"], default="auto")
+    parser.add_argument("--attire", choices=ATTIRE_CHOICES, default=ATTIRE_AUTO)
     parser.add_argument("--size", type=int, default=1024, help="output size when translating with --model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-casual", type=Path, nargs="+", default=[DATASETS / "casual"],

@@ -71,10 +71,10 @@ def _fake_result(image_size=(400, 400), attire="suit", probabilities=None):
 
 # --- fast: no server, no model --------------------------------------------------------------------------------------
 def test_errors_become_friendly_messages(app):
-    from cyclegan_biz.compose import InvalidOptionError
     from cyclegan_biz.errors import (
         FaceTooSmallError,
         ImageTooLargeError,
+        InvalidOptionError,
         MissingWeightsError,
         NoFaceError,
         UnreadableImageError,
