@@ -64,8 +64,8 @@ def _colour(text: str) -> tuple[int, int, int]:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    from .compose import ASPECTS
     from .pipeline import ENGINES
+    from .vision.geometry import ASPECTS
     from .wardrobe.vocabulary import ATTIRE_CHOICES
 
     parser.add_argument("--attire", choices=ATTIRE_CHOICES, default="auto",

@@ -18,8 +18,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cyclegan_biz.errors import CycleBizError
-from cyclegan_biz.face import detect_face
 from cyclegan_biz.imageio import load_rgb_array
+from cyclegan_biz.vision.landmarks import detect_face
 
 
 def measure(path: Path) -> tuple[float, float, float]:

@@ -12,14 +12,15 @@ import torch
 from PIL import Image
 
 from cyclegan_biz import pipeline as pipeline_module
-from cyclegan_biz.compose import DEFAULT_BACKGROUND, FaceBlend, Framing, inner_distance, parse_color
+from cyclegan_biz.compose import DEFAULT_BACKGROUND, FaceBlend, inner_distance, parse_color
 from cyclegan_biz.constants import PAD_VALUE
 from cyclegan_biz.errors import CycleBizError, FaceTooSmallError, InvalidOptionError, MissingWeightsError, NoFaceError
-from cyclegan_biz.face import CANONICAL_FACE_SIZE, align_face, detect_face, face_mask
 from cyclegan_biz.imageio import load_rgb_array
 from cyclegan_biz.models.generator import ATTIRE_CLASSES
 from cyclegan_biz.pipeline import HeadshotResult, SelfieToBusinessPipeline, decode
 from cyclegan_biz.testing import make_random_model
+from cyclegan_biz.vision.geometry import CANONICAL_FACE_SIZE, Framing, align_face
+from cyclegan_biz.vision.landmarks import detect_face, face_mask
 from cyclegan_biz.wardrobe.vocabulary import ATTIRES
 
 EXAMPLES = Path(pipeline_module.__file__).parents[1] / "examples"
@@ -64,12 +65,12 @@ def test_face_core_is_the_input_after_alignment(pipe, aspect):
     photo = load_rgb_array(MAN)
     face = detect_face(photo)
 
-    # The output framing is the canonical alignment at output size (pixel-centre exact scaling).
+    # The output framing is the canonical alignment at model resolution resized to output size (pixel-centre exact).
     factor = size / pipe.resolution
     canonical = align_face(face, pipe.resolution).resized(size).matrix
     np.testing.assert_allclose(result.framing.matrix[:, :2], canonical[:, :2], rtol=1e-5)
     top = round(pipe.resolution * 0.10) * factor if aspect == "4:5" else 0.0
-    np.testing.assert_allclose(result.framing.matrix[:, 2], canonical[:, 2] + (factor - 1) / 2 + [0, top], atol=1e-3)
+    np.testing.assert_allclose(result.framing.matrix[:, 2], canonical[:, 2] + [0, top], atol=1e-3)
 
     expected = result.framing.warp(photo)
     mask = face_mask(out.shape, face.transformed(result.framing.matrix))

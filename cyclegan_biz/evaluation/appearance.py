@@ -9,8 +9,10 @@ import cv2
 import numpy as np
 
 from ..errors import CycleBizError
-from ..face import align_face, detect_face, face_mask, person_mask
 from ..imageio import ImageInput, load_rgb_array
+from ..vision.geometry import align_face
+from ..vision.landmarks import detect_face, face_mask
+from ..vision.segmentation import person_mask
 
 
 def rgb_array(image: ImageInput, max_side: int) -> np.ndarray:

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..face import MIN_FACE_SIZE, Face, detect_face
 from ..imageio import DEFAULT_MAX_SIDE, MAX_DECODE_PIXELS, ImageInput, decompression_guard, load_image
+from ..vision.landmarks import MIN_FACE_SIZE, Face, detect_face
 
 
 def _open_reduced_jpeg(source: Any, min_long_side: int) -> tuple[Image.Image, int] | None:

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from ..compose import Framing, match_colours, paste_face, replace_background, upsample
+from ..compose import match_colours, paste_face, replace_background, upsample
 from ..constants import PAD_VALUE
-from ..face import CANONICAL_FACE_SIZE, align_face, face_mask
 from ..imageio import ImageInput
+from ..vision.geometry import CANONICAL_FACE_SIZE, Framing, align_face
+from ..vision.landmarks import face_mask
 from ..wardrobe.vocabulary import ATTIRES, OUTFIT_NONE
 from .decoding import read_photo
 from .result import HeadshotResult

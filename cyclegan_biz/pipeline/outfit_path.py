@@ -10,11 +10,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..compose import Framing, paste_face, replace_background
-from ..face import compose_affine, person_mask, transform_points
+from ..compose import paste_face, replace_background
 from ..headshot_frame import FRAME_TARGETS, head_top, headshot_framing
 from ..imageio import ImageInput
+from ..vision.geometry import Framing, compose_affine, transform_points
 from ..vision.pose import detect_shoulders
+from ..vision.segmentation import person_mask
 from ..wardrobe import fitting
 from ..wardrobe.vocabulary import OUTFIT_AUTO, OUTFIT_KEEP
 from .decoding import read_photo

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from ..compose import Framing
+from ..vision.geometry import Framing
 
 
 @dataclass

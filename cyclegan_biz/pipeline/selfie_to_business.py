@@ -46,9 +46,10 @@ from typing import Any
 
 import numpy as np
 
-from ..compose import ASPECTS, DEFAULT_BACKGROUND, parse_color
+from ..compose import DEFAULT_BACKGROUND, parse_color
 from ..errors import CycleBizError, InvalidOptionError, MissingWeightsError
 from ..imageio import ImageInput
+from ..vision.geometry import ASPECTS
 from ..wardrobe.vocabulary import ATTIRE_AUTO, ATTIRE_CHOICES, ATTIRES, OUTFIT_AUTO, OUTFIT_NONE, OUTFIT_SPECIAL
 from .engines import ENGINES, OnnxEngine, TorchEngine, onnxruntime_available
 from .generator_path import generator_headshot

@@ -7,9 +7,11 @@ import time
 import cv2
 import numpy as np
 
-from ..compose import Framing, soften_person_mask
+from ..compose import soften_person_mask
 from ..constants import PAD_VALUE
-from ..face import Face, align_face, person_mask
+from ..vision.geometry import Framing, align_face
+from ..vision.landmarks import Face
+from ..vision.segmentation import person_mask
 
 # Without a classifier, attire="auto" falls back to this (with attire_confidence None).
 FALLBACK_ATTIRE = "suit"

@@ -18,9 +18,11 @@ from PIL import Image
 
 from ..constants import PAD_VALUE
 from ..errors import CycleBizError, MissingWeightsError
-from ..face import align_face, detect_face, face_mask, person_mask
 from ..imageio import load_rgb_array
 from ..sources import DOMAINS, GENDERS, scan_folder
+from ..vision.geometry import align_face
+from ..vision.landmarks import detect_face, face_mask
+from ..vision.segmentation import person_mask
 
 
 def to_pil_mask(mask: np.ndarray) -> Image.Image:

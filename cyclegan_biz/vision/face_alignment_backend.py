@@ -1,6 +1,6 @@
-"""Second landmark backend: face-alignment's FAN network (68-point iBUG landmarks), behind ``face.get_backend``.
+"""Second landmark backend: face-alignment's FAN network (68-point iBUG landmarks), behind ``landmarks.get_backend``.
 
-    face.get_backend("face-alignment").detect(image)  # -> list[Face], 68 points each
+    landmarks.get_backend("face-alignment").detect(image)  # -> list[Face], 68 points each
 
 Faces are found by mediapipe's bundled BlazeFace detector (no download; ``detector="dlib"`` uses dlib's HOG detector,
 also download-free, and any detector name of face-alignment itself, e.g. ``"sfd"``, works too but downloads its
@@ -22,8 +22,8 @@ from urllib.parse import urlparse
 import cv2
 import numpy as np
 
-from . import face as _face
-from .errors import MissingWeightsError
+from ..errors import MissingWeightsError
+from . import landmarks as _landmarks
 
 # 68-point iBUG scheme (the index sets ``Face.groups`` shares with the mediapipe backend).
 GROUPS_68: dict[str, np.ndarray] = {
@@ -267,7 +267,7 @@ class FaceAlignmentBackend:
             return self._boxes(image)
         return _detect_scaled(image, self._package_boxes, FaceBoxes.max_side)
 
-    def detect(self, image: np.ndarray) -> list[_face.Face]:
+    def detect(self, image: np.ndarray) -> list[_landmarks.Face]:
         """All faces in an HxWx3 uint8 RGB image, 68 landmarks each."""
         image = np.ascontiguousarray(image)
         boxes = [box.tolist() for box in self.boxes(image)]
@@ -276,9 +276,9 @@ class FaceAlignmentBackend:
         with self._lock:
             landmarks = self._fa.get_landmarks_from_image(image, detected_faces=boxes)
         return [
-            _face.Face(np.asarray(points, dtype=np.float32)[:, :2].copy(), GROUPS_68, self.name)
+            _landmarks.Face(np.asarray(points, dtype=np.float32)[:, :2].copy(), GROUPS_68, self.name)
             for points in landmarks or []
         ]
 
 
-_face.register_backend("face-alignment", FaceAlignmentBackend)
+_landmarks.register_backend("face-alignment", FaceAlignmentBackend)

@@ -25,9 +25,10 @@ import cv2
 import numpy as np
 
 from ..errors import CycleBizError, FaceTooSmallError, NoFaceError
-from ..face import Face, detect_face, person_mask
 from ..imageio import load_rgb_array
+from ..vision.landmarks import Face, detect_face
 from ..vision.pose import Shoulders, detect_shoulders
+from ..vision.segmentation import person_mask
 from .outfit import Outfit
 from .vocabulary import ATTIRES
 
