@@ -7,6 +7,7 @@ import os
 import warnings
 from pathlib import Path
 
+from ..environment import setting
 from ..errors import MissingWeightsError
 from ..wardrobe.vocabulary import ATTIRES
 from .hub import ONNX_CLASSIFIER, ONNX_GENERATOR, load_torch_models
@@ -77,7 +78,7 @@ def _export(module, example, path: Path, inputs, outputs, dynamic_axes, opset: i
 
 
 def onnx_cache_dir() -> Path:
-    base = os.environ.get("CYCLEGAN_BIZ_CACHE") or os.path.join(
+    base = setting("CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cyclegan-biz")
     return Path(base) / "onnx"
 
