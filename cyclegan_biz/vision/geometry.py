@@ -40,6 +40,13 @@ def invert_affine(matrix: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(matrix.astype(np.float64))
 
 
+def shrink_to(image: np.ndarray, max_side: float) -> tuple[np.ndarray, float]:
+    """``(copy, scale)``: ``image`` area-averaged to at most ``max_side`` px on its long side (never enlarged)."""
+    scale = min(1.0, max_side / max(image.shape[:2]))
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    return small, scale
+
+
 def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """2x3 matrix of ``outer(inner(p))``."""
     a = np.vstack([outer, [0, 0, 1]])

@@ -7,6 +7,7 @@ Everything works on upright 8-bit RGB arrays (see ``imageio.load_rgb_array``) in
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from typing import Protocol
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import FaceTooSmallError, NoFaceError
-from .geometry import transform_points
+from .geometry import shrink_to, transform_points
 
 # Below this face size (pixels in the photo) a headshot would be a blurry upscale.
 MIN_FACE_SIZE = 48
@@ -73,6 +74,20 @@ class LandmarkBackend(Protocol):
         """All faces in an HxWx3 uint8 RGB image."""
 
 
+def detect_scaled(image: np.ndarray, find: Callable[[np.ndarray], list[np.ndarray]], max_side: int):
+    """Run a finder of boxes or landmarks (arrays of x, y) on a copy of at most ``max_side`` pixels, retrying with a
+    margin; the arrays in image pixels."""
+    small, scale = shrink_to(image, max_side)
+    small = np.ascontiguousarray(small)
+    found = find(small)
+    if not found:
+        # Tight crops (face filling the frame) defeat the detectors (mediapipe's short-range one too): add a margin.
+        pad = max(small.shape[:2]) // 3
+        padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127, 127, 127))
+        found = [box - pad for box in find(padded)]
+    return [box / scale for box in found]
+
+
 # --- mediapipe backend ---------------------------------------------------------------------------------------------
 def _indices(connections: frozenset[tuple[int, int]]) -> np.ndarray:
     return np.array(sorted({i for pair in connections for i in pair}), dtype=np.int64)
@@ -121,16 +136,8 @@ class MediaPipeBackend:
         ]
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        scale = min(1.0, self.max_side / max(image.shape[:2]))
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-        found = self._run(small)
-        if not found:
-            # Tight crops (face filling the frame) defeat the short-range detector: retry with a margin.
-            pad = max(small.shape[:2]) // 3
-            padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127, 127, 127))
-            found = [points - pad for points in self._run(padded)]
         groups = _mediapipe_groups()
-        return [Face(points / scale, groups, self.name) for points in found]
+        return [Face(points, groups, self.name) for points in detect_scaled(image, self._run, self.max_side)]
 
 
 _BACKENDS: dict[str, type] = {"mediapipe": MediaPipeBackend}
