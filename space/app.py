@@ -3,10 +3,10 @@
     pip install "cyclegan-biz[space]"
     python space/app.py                 # http://127.0.0.1:7860 (or --port N / GRADIO_SERVER_PORT)
 
-Environment:
-    CYCLEBIZ_MODEL        model folder or Hugging Face Hub id (default: the model bundled with cyclegan-biz)
-    CYCLEBIZ_ENGINE       auto | torch | onnx (default auto; torch on ZeroGPU)
-    CYCLEBIZ_CONCURRENCY  photos processed at once (default 1)
+Environment (the old names CYCLEBIZ_* still work, deprecated: see cyclegan_biz.environment):
+    CYCLEGAN_BIZ_MODEL        model folder or Hugging Face Hub id (default: the model bundled with cyclegan-biz)
+    CYCLEGAN_BIZ_ENGINE       auto | torch | onnx (default auto; torch on ZeroGPU)
+    CYCLEGAN_BIZ_CONCURRENCY  photos processed at once (default 1)
     GRADIO_SERVER_PORT, GRADIO_SERVER_NAME, GRADIO_TEMP_DIR (where gradio keeps uploads and results)
 
 Privacy and security: the app reads only a file that gradio's upload route stored for a visitor (``Blocks.
@@ -54,10 +54,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Quieten mediapipe (glog) and TensorFlow Lite; let idle OpenMP threads sleep (see cyclegan_biz.pipeline).
+# Quieten mediapipe (glog) and TensorFlow Lite. (Idle OpenMP threads sleep: ``import cyclegan_biz`` sees to that.)
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
@@ -66,14 +65,18 @@ from PIL import Image  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 import cyclegan_biz  # noqa: E402
+from cyclegan_biz.compose import parse_color  # noqa: E402
+from cyclegan_biz.environment import setting  # noqa: E402
 from cyclegan_biz.errors import (  # noqa: E402
     CycleBizError,
     FaceTooSmallError,
     ImageTooLargeError,
+    InvalidOptionError,
     MissingWeightsError,
     NoFaceError,
     UnreadableImageError,
 )
+from cyclegan_biz.wardrobe.vocabulary import ATTIRE_AUTO, ATTIRES  # noqa: E402
 
 log = logging.getLogger("cyclegan_biz.space")
 
@@ -91,15 +94,13 @@ SUPERSEDED_AFTER_S = 30.0  # a session's new request deletes its results older t
 DELETE_CACHE = (60, OUTPUT_TTL_S - 60)  # gradio: every 60 s, delete its files (uploads too) older than 9 min
 ON_ZERO_GPU = spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
-DEFAULT_BACKGROUND = "#c5c7c9"  # cyclegan_biz.compose.DEFAULT_BACKGROUND, a neutral studio grey
-BACKGROUND_PRESETS = {
-    "Studio grey": DEFAULT_BACKGROUND,
-    "Light grey": "#dcdddf",
-    "Office blue": "#b0c4d6",
-    "White": "#ffffff",
-    "Charcoal": "#5c6066",
-}
-ATTIRE_CHOICES = [("Auto (from your photo)", "auto"), ("Suit", "suit"), ("Blazer", "blazer")]
+# The swatches: presets of cyclegan_biz.compose.NAMED_BACKGROUNDS (and white) as the colour picker's hex.
+BACKGROUND_PRESETS = {label: "#{:02x}{:02x}{:02x}".format(*parse_color(name))
+                      for label, name in (("Studio grey", "studio-grey"), ("Light grey", "light-grey"),
+                                          ("Office blue", "office-blue"), ("White", "white"),
+                                          ("Charcoal", "dark-grey"))}
+DEFAULT_BACKGROUND = BACKGROUND_PRESETS["Studio grey"]  # compose.DEFAULT_BACKGROUND, a neutral studio grey
+ATTIRE_CHOICES = [("Auto (from your photo)", ATTIRE_AUTO), *((attire.capitalize(), attire) for attire in ATTIRES)]
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def error_title(err: BaseException) -> str:
     for cls, title in ERROR_TITLES.items():
         if isinstance(err, cls):
             return title
-    if type(err).__name__ == "InvalidOptionError":
+    if isinstance(err, InvalidOptionError):
         return "Invalid option"
     return "Couldn't make a headshot"
 
@@ -166,15 +167,15 @@ _pipeline_lock = threading.Lock()
 
 
 def get_pipeline():
-    """The process's ``SelfieToBusinessPipeline`` (loaded on first use; CYCLEBIZ_MODEL, else the bundled model)."""
+    """The process's ``SelfieToBusinessPipeline`` (loaded on first use; CYCLEGAN_BIZ_MODEL, else the bundled model)."""
     global _pipeline
     if _pipeline is None:
         with _pipeline_lock:
             if _pipeline is None:
                 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
 
-                model = os.environ.get("CYCLEBIZ_MODEL") or None
-                engine = os.environ.get("CYCLEBIZ_ENGINE") or ("torch" if ON_ZERO_GPU else "auto")
+                model = setting("MODEL")
+                engine = setting("ENGINE") or ("torch" if ON_ZERO_GPU else "auto")
                 _pipeline = SelfieToBusinessPipeline.from_pretrained(model, engine=engine)
                 log.info("loaded %r in %.1f s", _pipeline, _pipeline.load_seconds or 0.0)
     return _pipeline
@@ -184,7 +185,7 @@ def _preload() -> None:
     try:
         get_pipeline()
     except Exception as err:  # noqa: BLE001 - reported again, friendly, on the first request
-        log.warning("could not load the model yet: %s (set CYCLEBIZ_MODEL to a model folder or Hub id)", err)
+        log.warning("could not load the model yet: %s (set CYCLEGAN_BIZ_MODEL to a model folder or Hub id)", err)
 
 
 def _gpu(fn):
@@ -677,7 +678,7 @@ def main(argv: list[str] | None = None) -> None:
     threading.Thread(target=_sweep_forever, name="housekeeping", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
     demo = build_demo()
-    demo.queue(default_concurrency_limit=int(os.environ.get("CYCLEBIZ_CONCURRENCY") or 1), max_size=32)
+    demo.queue(default_concurrency_limit=int(setting("CONCURRENCY") or 1), max_size=32)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=f"{MAX_UPLOAD_MB}mb",
                 show_error=False, ssr_mode=False, theme=THEME, css=CSS,
                 run_history=False,  # gradio's run history would keep photos in the browser (or a bucket)
