@@ -1,7 +1,8 @@
 """Measure the typical framing of business portraits: where the eyes sit and how big the face is.
 
 The canonical crop is the portrait's full width as a square, bottom-aligned (keeps the shoulders). The medians
-printed here are the constants ``CANONICAL_EYE_CENTER`` and ``CANONICAL_FACE_SIZE`` in ``cyclegan_biz/vision/geometry.py``.
+printed here are the constants ``CANONICAL_EYE_CENTER`` and ``CANONICAL_FACE_SIZE`` in
+``cyclegan_biz/vision/geometry.py``.
 
     python scripts/measure_framing.py ../shared/datasets/business --limit 400
 """

@@ -289,3 +289,25 @@ def test_several_faces_use_the_largest(photos, big_first):
     assert face.size() == pytest.approx(big_face.size(), rel=0.05)
     assert face.faces_found == 2  # reported, so callers can tell the user
     assert detect_face(big).faces_found == 1
+
+
+def test_segmentation_backends_are_chosen_by_name(monkeypatch):
+    from cyclegan_biz.vision import segmentation
+
+    class HalfPerson:
+        name = "half"
+
+        def __call__(self, image):
+            mask = np.zeros(image.shape[:2], np.float32)
+            mask[:, : image.shape[1] // 2] = 1.0
+            return mask
+
+    monkeypatch.setitem(segmentation._SEGMENTERS, "half", HalfPerson)
+    segmentation._segmenter.cache_clear()
+    image = np.zeros((4, 6, 3), np.uint8)
+    mask = person_mask(image, backend="half")
+    assert mask[:, :3].min() == 1.0 and mask[:, 3:].max() == 0.0
+    assert segmentation.get_segmenter("half") is segmentation.get_segmenter("half")  # created once
+    with pytest.raises(ValueError, match="Unknown segmentation backend 'nope'"):
+        person_mask(image, backend="nope")
+    segmentation._segmenter.cache_clear()
