@@ -6,7 +6,10 @@
     result = pipe("selfie.jpg", attire="auto", background="studio-grey", size=1024, aspect="1:1")
     result.image.save("headshot.jpg", quality=95)
 
-Steps of the generator path, ``outfit="none"`` (``generator_path``; ``result.timings`` has one entry per stage):
+Two paths, chosen by ``outfit=``. The default, every ``outfit`` but "none" (``outfit_path``): the whole head is framed
+(``headshot_frame``) and a real outfit of the wardrobe, of another photo, or the user's own clothes ("keep") is
+fitted under it (``wardrobe.fitting``); stages ``outfit_path.OUTFIT_STAGES``. ``outfit="none"`` (``generator_path``)
+runs the CycleGAN generator instead, in these steps (``result.timings`` has one entry per stage):
 
 - decode: EXIF rotation, any colour mode, HEIC, decompression-bomb guard (``imageio``); JPEGs much bigger than the
   output needs are decoded at 1/2, 1/4 or 1/8 scale (decoded again finer if the face turns out too small for it);
@@ -26,9 +29,6 @@ Engines: "torch" (``CycleBizGenerator``), "onnx" (onnxruntime; uses ``model.onnx
 into a cache folder on first use) and "auto" (onnx when onnxruntime is installed and the folder ships ``model.onnx`` or
 it was exported into the cache before, else torch). The onnx engine with a shipped (or cached) ``model.onnx`` never
 imports torch, which keeps cold starts short.
-
-The outfit path (every other ``outfit=``: ``outfit_path``) frames the whole head and fits a real outfit
-(``wardrobe.fitting``) instead of running the generator.
 
 Modules: ``hub`` (model folder / Hub id, loading), ``engines`` (torch, onnx), ``onnx_export``, ``decoding`` (JPEG
 draft decoding, the analysis copy, the face), ``stages`` (shared pieces), ``result`` (``HeadshotResult``).
