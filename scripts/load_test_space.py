@@ -75,7 +75,7 @@ class Server:
         env = {**os.environ, "GRADIO_TEMP_DIR": str(workdir / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
                "GRADIO_SERVER_NAME": LOOPBACK, "PYTHONUNBUFFERED": "1"}
         if model:
-            env["CYCLEBIZ_MODEL"] = model
+            env["CYCLEGAN_BIZ_MODEL"] = model
         self.log = workdir / "server.log"
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen([sys.executable, str(APP), "--host", LOOPBACK, "--port", str(self.port)],

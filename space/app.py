@@ -3,10 +3,10 @@
     pip install "cyclegan-biz[space]"
     python space/app.py                 # http://127.0.0.1:7860 (or --port N / GRADIO_SERVER_PORT)
 
-Environment:
-    CYCLEBIZ_MODEL        model folder or Hugging Face Hub id (default: the model bundled with cyclegan-biz)
-    CYCLEBIZ_ENGINE       auto | torch | onnx (default auto; torch on ZeroGPU)
-    CYCLEBIZ_CONCURRENCY  photos processed at once (default 1)
+Environment (the old names CYCLEBIZ_* still work, deprecated: see cyclegan_biz.environment):
+    CYCLEGAN_BIZ_MODEL        model folder or Hugging Face Hub id (default: the model bundled with cyclegan-biz)
+    CYCLEGAN_BIZ_ENGINE       auto | torch | onnx (default auto; torch on ZeroGPU)
+    CYCLEGAN_BIZ_CONCURRENCY  photos processed at once (default 1)
     GRADIO_SERVER_PORT, GRADIO_SERVER_NAME, GRADIO_TEMP_DIR (where gradio keeps uploads and results)
 
 Privacy and security: the app reads only a file that gradio's upload route stored for a visitor (``Blocks.
@@ -67,10 +67,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Quieten mediapipe (glog) and TensorFlow Lite; let idle OpenMP threads sleep (see cyclegan_biz.pipeline).
+# Quieten mediapipe (glog) and TensorFlow Lite. (Idle OpenMP threads sleep: ``import cyclegan_biz`` sees to that.)
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
@@ -80,16 +79,21 @@ from PIL import Image  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 import cyclegan_biz  # noqa: E402
+from cyclegan_biz.compose import parse_color  # noqa: E402
+from cyclegan_biz.environment import setting  # noqa: E402
 from cyclegan_biz.errors import (  # noqa: E402
     CycleBizError,
     FaceTooSmallError,
     ImageTooLargeError,
+    InvalidOptionError,
     MissingWeightsError,
     NoFaceError,
+    NoOutfitError,
     UnreadableImageError,
 )
 from cyclegan_biz.wardrobe import catalogue  # noqa: E402
 from cyclegan_biz.wardrobe.vocabulary import (  # noqa: E402
+    ATTIRE_AUTO,
     ATTIRES,
     OUTFIT_AUTO,
     OUTFIT_KEEP,
@@ -113,15 +117,13 @@ SUPERSEDED_AFTER_S = 30.0  # a session's new request deletes its results older t
 DELETE_CACHE = (60, OUTPUT_TTL_S - 60)  # gradio: every 60 s, delete its files (uploads too) older than 9 min
 ON_ZERO_GPU = spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
-DEFAULT_BACKGROUND = "#c5c7c9"  # cyclegan_biz.compose.DEFAULT_BACKGROUND, a neutral studio grey
-BACKGROUND_PRESETS = {
-    "Studio grey": DEFAULT_BACKGROUND,
-    "Light grey": "#dcdddf",
-    "Office blue": "#b0c4d6",
-    "White": "#ffffff",
-    "Charcoal": "#5c6066",
-}
-ATTIRE_CHOICES = [("Auto (from your photo)", "auto"), ("Suit", "suit"), ("Blazer", "blazer")]
+# The swatches: presets of cyclegan_biz.compose.NAMED_BACKGROUNDS (and white) as the colour picker's hex.
+BACKGROUND_PRESETS = {label: "#{:02x}{:02x}{:02x}".format(*parse_color(name))
+                      for label, name in (("Studio grey", "studio-grey"), ("Light grey", "light-grey"),
+                                          ("Office blue", "office-blue"), ("White", "white"),
+                                          ("Charcoal", "dark-grey"))}
+DEFAULT_BACKGROUND = BACKGROUND_PRESETS["Studio grey"]  # compose.DEFAULT_BACKGROUND, a neutral studio grey
+ATTIRE_CHOICES = [("Auto (from your photo)", ATTIRE_AUTO), *((attire.capitalize(), attire) for attire in ATTIRES)]
 OUTFIT_UPLOAD = "upload"  # the Space's own outfit value: the outfit in the visitor's second upload
 SPACE_SPECIAL_OUTFITS = (*OUTFIT_SPECIAL, OUTFIT_UPLOAD)  # every outfit value that is not an outfit id
 OUTFIT_CHOICES = [("Auto: the default outfit for the attire", OUTFIT_AUTO), ("Keep my clothes", OUTFIT_KEEP),
@@ -149,9 +151,9 @@ ERROR_TITLES = {  # most specific first
     UnreadableImageError: "Can't read this file",
     MissingWeightsError: "Model not available",
     catalogue.UnknownOutfitError: "Unknown outfit",
+    NoOutfitError: "No outfit in that photo",
+    InvalidOptionError: "Invalid option",
 }
-# Errors named rather than imported: importing their modules would load the vision models at start-up.
-ERROR_TITLES_BY_NAME = {"InvalidOptionError": "Invalid option", "NoOutfitError": "No outfit in that photo"}
 # Every refused photo payload gets this one message: it must not tell whether a path exists on the server.
 UNAVAILABLE_PHOTO = ("This photo is not on the server (uploads are deleted right after use and forgotten after a "
                      "while). Please upload it again.")
@@ -164,7 +166,7 @@ def error_title(err: BaseException) -> str:
     for cls, title in ERROR_TITLES.items():
         if isinstance(err, cls):
             return title
-    return ERROR_TITLES_BY_NAME.get(type(err).__name__) or "Couldn't make a headshot"
+    return "Couldn't make a headshot"
 
 
 def error_message(err: BaseException) -> str:
@@ -194,15 +196,15 @@ _pipeline_lock = threading.Lock()
 
 
 def get_pipeline():
-    """The process's ``SelfieToBusinessPipeline`` (loaded on first use; CYCLEBIZ_MODEL, else the bundled model)."""
+    """The process's ``SelfieToBusinessPipeline`` (loaded on first use; CYCLEGAN_BIZ_MODEL, else the bundled model)."""
     global _pipeline
     if _pipeline is None:
         with _pipeline_lock:
             if _pipeline is None:
                 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
 
-                model = os.environ.get("CYCLEBIZ_MODEL") or None
-                engine = os.environ.get("CYCLEBIZ_ENGINE") or ("torch" if ON_ZERO_GPU else "auto")
+                model = setting("MODEL")
+                engine = setting("ENGINE") or ("torch" if ON_ZERO_GPU else "auto")
                 _pipeline = SelfieToBusinessPipeline.from_pretrained(model, engine=engine)
                 log.info("loaded %r in %.1f s", _pipeline, _pipeline.load_seconds or 0.0)
     return _pipeline
@@ -212,7 +214,7 @@ def _preload() -> None:
     try:
         get_pipeline()
     except Exception as err:  # noqa: BLE001 - reported again, friendly, on the first request
-        log.warning("could not load the model yet: %s (set CYCLEBIZ_MODEL to a model folder or Hub id)", err)
+        log.warning("could not load the model yet: %s (set CYCLEGAN_BIZ_MODEL to a model folder or Hub id)", err)
 
 
 def _gpu(fn):
@@ -909,7 +911,7 @@ def main(argv: list[str] | None = None) -> None:
     threading.Thread(target=_sweep_forever, name="housekeeping", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
     demo = build_demo()
-    demo.queue(default_concurrency_limit=int(os.environ.get("CYCLEBIZ_CONCURRENCY") or 1), max_size=32)
+    demo.queue(default_concurrency_limit=int(setting("CONCURRENCY") or 1), max_size=32)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=f"{MAX_UPLOAD_MB}mb",
                 show_error=False, ssr_mode=False, theme=THEME, css=CSS,
                 run_history=False,  # gradio's run history would keep photos in the browser (or a bucket)

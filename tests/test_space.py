@@ -1,7 +1,7 @@
 """The web app (space/app.py): error messages, upload clean-up, its API (gradio_client) and the page in Chromium.
 
 The end-to-end tests start the app in a subprocess on a free localhost port, with a tiny random model
-(CYCLEBIZ_MODEL) and a private gradio cache (GRADIO_TEMP_DIR). The browser test drives Debian's Chromium
+(CYCLEGAN_BIZ_MODEL) and a private gradio cache (GRADIO_TEMP_DIR). The browser test drives Debian's Chromium
 (/usr/bin/chromium, see scripts/install_browser.sh) through Playwright; Playwright never downloads a browser.
 SAVE_SCREENSHOT=1 writes the page with a result to docs/space-screenshot.png.
 """
@@ -72,10 +72,10 @@ def _fake_result(image_size=(400, 400), attire="suit", probabilities=None, outfi
 
 # --- fast: no server, no model --------------------------------------------------------------------------------------
 def test_errors_become_friendly_messages(app):
-    from cyclegan_biz.compose import InvalidOptionError
     from cyclegan_biz.errors import (
         FaceTooSmallError,
         ImageTooLargeError,
+        InvalidOptionError,
         MissingWeightsError,
         NoFaceError,
         UnreadableImageError,
@@ -210,7 +210,7 @@ def start_server(root: Path) -> SimpleNamespace:
     on 127.0.0.1 with its own gradio cache in ``root``; returns once it answers."""
     port = free_port()
     env = {**os.environ, "GRADIO_TEMP_DIR": str(root / "gradio"), "PYTHONUNBUFFERED": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "CYCLEBIZ_ENGINE": "torch"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "CYCLEGAN_BIZ_ENGINE": "torch"}
     env.pop("GRADIO_SERVER_NAME", None)
     log_path = root / "server.log"
     with open(log_path, "wb") as log:
