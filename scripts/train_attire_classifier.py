@@ -23,8 +23,8 @@ import numpy as np
 from cyclegan_biz.cli import quiet_native_logs
 from cyclegan_biz.errors import CycleBizError
 from cyclegan_biz.evaluation.probes import fit_with_holdout
-from cyclegan_biz.face import detect_face
 from cyclegan_biz.imageio import load_image
+from cyclegan_biz.vision.landmarks import detect_face
 from cyclegan_biz.wardrobe.attire_classifier import WEIGHTS_FILE, AttireClassifier, head_features
 from cyclegan_biz.wardrobe.vocabulary import ATTIRES, attire_for_gender
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from cyclegan_biz import cli
-from cyclegan_biz.face import Face, detect_face
 from cyclegan_biz.imageio import load_rgb_array
 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+from cyclegan_biz.vision.landmarks import Face, detect_face
 from cyclegan_biz.wardrobe.attire_classifier import (
     WEIGHTS_FILE,
     head_crop,

@@ -16,10 +16,11 @@ from cyclegan_biz import cli
 from cyclegan_biz.compose import FaceBlend
 from cyclegan_biz.compose import face_alpha as feathered_face
 from cyclegan_biz.errors import CycleBizError
-from cyclegan_biz.face import Face, detect_face, face_mask, person_mask
 from cyclegan_biz.headshot_frame import FRAME_TARGETS, HeadTop, head_top, headshot_framing
 from cyclegan_biz.imageio import load_rgb_array
 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+from cyclegan_biz.vision.landmarks import Face, detect_face, face_mask
+from cyclegan_biz.vision.segmentation import person_mask
 from cyclegan_biz.wardrobe import fitting
 from cyclegan_biz.wardrobe.builder import NoOutfitError
 from cyclegan_biz.wardrobe.catalogue import UnknownOutfitError, load_wardrobe

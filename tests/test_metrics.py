@@ -16,9 +16,10 @@ from cyclegan_biz.evaluation.features import FeatureExtractor
 from cyclegan_biz.evaluation.folders import pair_by_stem, read_gender_labels
 from cyclegan_biz.evaluation.identity import identity_summary
 from cyclegan_biz.evaluation.probes import DOMAIN_CLASSES, LinearProbe, cached_probe, expected_attire, fit_with_holdout
-from cyclegan_biz.face import detect_face, face_mask, person_mask
 from cyclegan_biz.imageio import load_rgb_array
 from cyclegan_biz.sources import scan_folder
+from cyclegan_biz.vision.landmarks import detect_face, face_mask
+from cyclegan_biz.vision.segmentation import person_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "cyclegan_biz" / "examples").glob("*.jpg"))
@@ -281,7 +282,7 @@ def tiny_training_sets(tmp_path_factory) -> list[str]:
     casual = _photo_folder(root / "casual", EXAMPLES, flip=True)
     business = _photo_folder(root / "business", EXAMPLES, genders=True)
     return ["--reference", str(business), "--train-casual", str(casual), "--train-business", str(business),
-            "--cache-dir", str(root / "cache")]
+            "--cache-dir", str(root / "cache"), "--datasets", str(root)]  # no fixed KID reference there: skipped
 
 
 def test_evaluate_script_end_to_end(tmp_path, evaluate_script, tiny_training_sets):
@@ -296,6 +297,8 @@ def test_evaluate_script_end_to_end(tmp_path, evaluate_script, tiny_training_set
     assert summary["kid_effnet_lite0"] == summary["kid_effnet_lite0_inputs"]
     assert all(r["expected_attire"] == "suit" for r in result["per_image"])
     assert "Not Inception FID/KID" in (output / "report.md").read_text()
+    assert "Outfit measurements" in (output / "report.md").read_text()
+    assert summary["kid_effnet_lite0_fixed_reference"] is None and summary["seam_within_real_share"] is not None
     sheet = Image.open(output / "contact_sheet.png")
     assert sheet.width == 3 * 2 * 192 and sheet.height > 192
 

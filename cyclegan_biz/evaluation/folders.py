@@ -57,8 +57,9 @@ def pair_by_stem(outputs: Sequence[Path], sources: Sequence[Path] | None) -> tup
 
 
 def translate_folder(model: str | None, sources: Sequence[Path], output_dir: Path, attire: str = "auto",
-                     size: int = 1024) -> dict[str, dict[str, Any]]:
-    """Run ``SelfieToBusinessPipeline`` on each selfie, saving ``output_dir/<stem>.png`` (``batch.convert_files``).
+                     size: int = 1024, outfit: str | None = None) -> dict[str, dict[str, Any]]:
+    """Run ``SelfieToBusinessPipeline`` on each selfie, saving ``output_dir/<stem>.png`` (``batch.convert_files``;
+    ``outfit``: passed on when given).
 
     Returns ``{stem: {"attire", "attire_confidence", "seconds"} or {"error"}}``.
     """
@@ -69,7 +70,8 @@ def translate_folder(model: str | None, sources: Sequence[Path], output_dir: Pat
     for _, target in pairs:
         target.unlink(missing_ok=True)  # never evaluate a previous run's output
     results = convert_files(lambda: SelfieToBusinessPipeline.from_pretrained(model), pairs,
-                            {"attire": attire, "size": size}, overwrite=True, report=tqdm.write)
+                            {"attire": attire, "size": size, **({"outfit": outfit} if outfit else {})},
+                            overwrite=True, report=tqdm.write)
     return {Path(r["input"]).stem: {"attire": r["attire"], "attire_confidence": r["attire_confidence"],
                                     "seconds": sum(r["timings"].values())} if r["ok"]
             else {"error": f"{r['error_type']}: {r['error']}"} for r in results}
@@ -108,7 +110,8 @@ def evaluate_folders(generated: str | Path | None, reference: str | Path, train_
                      train_business: Sequence[str | Path], output_dir: str | Path,
                      selfies: str | Path | None = None, model: str | None = None, attire: str = "auto",
                      limit: int | None = None, reference_limit: int | None = None, train_limit: int | None = None,
-                     seed: int = 0, cache_dir: str | Path | None = None, size: int = 1024) -> dict[str, Any]:
+                     seed: int = 0, cache_dir: str | Path | None = None, size: int = 1024,
+                     outfit: str | None = None) -> dict[str, Any]:
     """Evaluate the images in ``generated``, paired by file stem with ``selfies`` when given.
 
     With ``generated=None`` the selfies are first translated by the pipeline of ``model`` (None = the bundled
@@ -128,7 +131,7 @@ def evaluate_folders(generated: str | Path | None, reference: str | Path, train_
             raise ValueError("Translating with a model needs selfies: a folder of input photos.")
         generated = output_dir / "generated"
         with _timed(timings, "translate_s"):
-            translation = translate_folder(model, sources, Path(generated), attire, size)
+            translation = translate_folder(model, sources, Path(generated), attire, size, outfit)
     pairs, unmatched = pair_by_stem(iter_images([generated]), sources)
     pairs = sample(pairs, limit, seed)
     if not pairs:
@@ -158,7 +161,8 @@ def evaluate_folders(generated: str | Path | None, reference: str | Path, train_
         summary = summarize(records, feats_out["full"], feats_in, feats_ref, probes, reference_background, seed)
     timings["total_s"] = time.perf_counter() - clock
     config = {"generated": str(generated), "selfies": str(selfies) if selfies else None, "model": model,
-              "reference": str(reference), "attire": attire, "limit": limit, "reference_limit": reference_limit,
+              "reference": str(reference), "attire": attire, "outfit": outfit, "limit": limit,
+              "reference_limit": reference_limit,
               "train_casual": [str(p) for p in train_casual], "train_business": [str(p) for p in train_business],
               "train_limit": train_limit, "seed": seed, "unmatched_outputs": unmatched,
               "feature_network": f"ImageNet EfficientNet-Lite0, 1280-D pooled, {FEATURE_SIZE} px centre crop "

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from ..sources import scan_folder
+from ..wardrobe.vocabulary import ATTIRE_AUTO, ATTIRES, attire_for_gender
 from .features import embed_files, fingerprint
 
-ATTIRES = ("blazer", "suit")  # attire probe classes: 0 = blazer (women), 1 = suit (men)
 DOMAIN_CLASSES = ("casual", "business")
 # Each probe's classes and the image region its features come from. The attire probe sees only the lower half:
 # on the whole image it learnt gender (face, hair) more than clothes.
@@ -173,9 +173,9 @@ def fit_probes(train_casual: Sequence[str | Path], train_business: Sequence[str 
 
 def expected_attire(requested: str, gender: str | None) -> str | None:
     """The attire an output should wear: the requested one, or for "auto" the one matching the gender label."""
-    if requested != "auto":
+    if requested != ATTIRE_AUTO:
         return requested
-    return {"female": "blazer", "male": "suit"}.get(gender or "")
+    return attire_for_gender(gender)
 
 
 def classify_outputs(records: list[dict], feats_out: dict[str, np.ndarray], probes: dict[str, LinearProbe],

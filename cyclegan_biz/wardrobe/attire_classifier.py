@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..constants import PAD_VALUE
 from ..errors import CycleBizError
-from ..face import Face, align_face
+from ..vision.geometry import align_face
+from ..vision.landmarks import Face
 from .vocabulary import ATTIRES
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "attire_classifier.safetensors"
@@ -40,10 +40,12 @@ FEATURES_ONNX = "attire_features_effnet_lite0.onnx"  # in the pipeline's ONNX ca
 
 def head_crop(image: np.ndarray, face: Face, size: int = CROP_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """``(crop, points)``: uint8 size x size x 3, the face levelled at the canonical position and scale (as the
-    generator sees it) with the hair and neck around it (outside the photo: mid grey), and the face landmarks in
-    that crop as fractions of its side."""
-    alignment = align_face(face, size)
-    return alignment.warp(image, border_value=(PAD_VALUE,) * 3), alignment.to_crop(face.points) / size
+    generator sees it) with the hair and neck around it (outside the photo: ``PAD_VALUE`` grey), and the face
+    landmarks in that crop as fractions of its side."""
+    from ..pipeline.stages import aligned_square
+
+    points = face.transformed(align_face(face, size).matrix).points
+    return aligned_square(image, face, size), points / size
 
 
 def _torch_embedder() -> Callable[[np.ndarray], np.ndarray]:
@@ -66,7 +68,7 @@ def _export_features_onnx(path: Path) -> None:
     import torch
 
     from ..models.efficientnet_lite import load_efficientnet_lite0
-    from ..pipeline import _export
+    from ..pipeline.onnx_export import _export
 
     class _Embed(torch.nn.Module):
         def __init__(self) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..compose import flat_image
 from ..errors import UnreadableImageError
-from ..face import Face
+from ..vision.landmarks import Face
 from .builder import CHEEK_LEFT, CHEEK_RIGHT, ColourModel, head_yaw, light_side, to_lab
 from .outfit import Outfit
 from .vocabulary import OUTFIT_AUTO
