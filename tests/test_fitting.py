@@ -145,6 +145,18 @@ def test_fit_on_a_real_head(man_canvas):
     assert np.linalg.norm(_lab(neck)[0] - fitting.cheek_lab(canvas, face)) < 20
 
 
+def test_painted_neck_starts_from_the_lit_cheek(man_canvas):
+    canvas, _, face = man_canvas
+    side_lit = canvas.copy()
+    middle = int(face.points[:, 0].mean())
+    side_lit[:, :middle] //= 3  # light from the image's right: the left cheek in deep shadow
+    lit = fitting.lit_cheek_lab(side_lit, face)
+    both = fitting.cheek_lab(side_lit, face)
+    assert lit[0] > both[0] + 5  # the median of both cheeks is partly shadow
+    assert np.linalg.norm(lit - fitting.cheek_lab(canvas, face, fitting.CHEEK_RIGHT)) < 3  # the lit side, as it was
+    assert np.linalg.norm(fitting.lit_cheek_lab(canvas, face) - fitting.cheek_lab(canvas, face)) < 8  # even light
+
+
 def test_fit_on_a_rolled_head_stays_level(pipe):
     photo = load_rgb_array(MAN)
     height, width = photo.shape[:2]

@@ -125,11 +125,18 @@ def lab_pixels(rgb: np.ndarray) -> np.ndarray:
     return to_lab(np.asarray(rgb, dtype=np.uint8).reshape(-1, 1, 3)).reshape(-1, 3)
 
 
-def cheek_lab(image: np.ndarray, face: Face) -> np.ndarray:
-    """Median Lab colour of the upper cheeks."""
+def cheek_lab(image: np.ndarray, face: Face, points: tuple[int, ...] = CHEEK_POINTS) -> np.ndarray:
+    """Median Lab colour of the upper cheeks (of ``points``: both cheeks by default)."""
     radius = max(1, int(round(0.02 * face.size())))
-    pixels = _sample(image, face.points[list(CHEEK_POINTS)], radius)
+    pixels = _sample(image, face.points[list(points)], radius)
     return np.median(lab_pixels(pixels), axis=0)
+
+
+def lit_cheek_lab(image: np.ndarray, face: Face) -> np.ndarray:
+    """The skin colour the painted neck starts from: the lighter cheek's. With light from one side, the median of
+    both cheeks is half shadow and painted a dark brown neck under a lit jaw (seen on casual photos)."""
+    sides = [cheek_lab(image, face, side) for side in (CHEEK_LEFT, CHEEK_RIGHT)]
+    return max(sides, key=lambda lab: lab[0])
 
 
 # --- which outfit ---------------------------------------------------------------------------------------------------
@@ -707,7 +714,7 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
         skin = warp_layer(outfit.skin, placement, box)
         clothes_alpha = clothes[..., 3].astype(np.float32) * (1 / 255)
         skin_alpha = skin[..., 3].astype(np.float32) * (1 / 255) * _chest_window(face, box, placement, outfit)
-        cheeks = cheek_lab(photo, face)
+        cheeks = lit_cheek_lab(photo, face)
         span = np.zeros((height, width), dtype=bool)
         span[y0:y1, x0:x1] = row_span(clothes_alpha > 0.5)
         face_noise = face_grain(photo, face)
