@@ -15,15 +15,16 @@ runs the CycleGAN generator instead, in these steps (``result.timings`` has one 
   output needs are decoded at 1/2, 1/4 or 1/8 scale (decoded again finer if the face turns out too small for it);
 - face: landmarks (on a copy of at most 1024 px) and the canonical alignment at the generator's resolution, padding
   filled with ``constants.PAD_VALUE`` as in training;
-- generator: the attire (``"auto"``: discriminator A's class head on the aligned photo) and the A2B generator;
+- generator: the attire (``"auto"``: see below) and the A2B generator;
 - compose: colours around the face matched to the photo (at model resolution), the result upsampled to the output
   size, and the ORIGINAL face pasted back at full resolution: exact in the face core, feathered at its rim. The output
   framing is the canonical one at output size (for 4:5, extended 10 % up and 15 % down: head-room and shoulders);
 - background: the person segmented on the result, everything else (padding included) the chosen flat colour.
 
-Attire: the caller's choice always wins (``attire_confidence`` None). ``"auto"`` uses the model's
-``discriminator_a`` class head (softmax probability as confidence); a model without one gives ``FALLBACK_ATTIRE``
-("suit") with confidence None.
+Attire: the caller's choice always wins (``attire_confidence`` None). ``"auto"`` uses the attire classifier shipped
+in the package (``wardrobe.attire_classifier``, its probability as confidence); without it, the model's
+``discriminator_a`` class head (softmax probability; near chance on real photos); a model without one gives
+``FALLBACK_ATTIRE`` ("suit") with confidence None.
 
 Engines: "torch" (``CycleBizGenerator``), "onnx" (onnxruntime; uses ``model.onnx`` in the model folder, or exports one
 into a cache folder on first use) and "auto" (onnx when onnxruntime is installed and the folder ships ``model.onnx`` or
