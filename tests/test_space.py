@@ -324,6 +324,9 @@ def test_page_in_chromium(request, tmp_path, user_photo, no_face_image):
         pytest.skip(f"{CHROMIUM} is missing (install it with scripts/install_browser.sh)")
     from playwright.sync_api import sync_playwright
 
+    from cyclegan_biz.wardrobe import catalogue
+
+    sixth_suit = catalogue.list_outfits("suit")[5]  # the gallery lists the suits in the catalogue's order
     server = request.getfixturevalue("space_server")
     screenshot = (ROOT / "docs" / "space-screenshot.png" if os.environ.get("SAVE_SCREENSHOT") == "1"
                   else tmp_path / "space-screenshot.png")
@@ -352,12 +355,12 @@ def test_page_in_chromium(request, tmp_path, user_photo, no_face_image):
             page.locator("#gallery-blazer .thumbnail-item").first.wait_for(state="visible")
             page.get_by_role("tab", name="Suits").click()
             page.locator("#gallery-suit .thumbnail-item").nth(5).click()
-            page.wait_for_function("document.querySelector('#outfit input').value.includes('suit-charcoal-01')")
+            page.wait_for_function(f"document.querySelector('#outfit input').value.includes('{sixth_suit['id']}')")
             assert page.locator("#attire input[value=suit]").is_checked()  # the attire follows the outfit
             page.locator("#run").click()
-            page.locator("#result-info").get_by_text("suit-charcoal-01").wait_for()
+            page.locator("#result-info").get_by_text(sixth_suit["id"]).wait_for()
             info = page.locator("#result-info").inner_text()
-            assert "your choice" in info and "Charcoal suit" in info and "CC BY" in info
+            assert "your choice" in info and f"{sixth_suit['colour'].capitalize()} suit" in info and "CC BY" in info
             page.mouse.move(0, 0)  # no hover effect on the button in the screenshot
             page.wait_for_timeout(500)  # let the result finish fading in
             screenshot.parent.mkdir(parents=True, exist_ok=True)
