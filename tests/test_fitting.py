@@ -363,3 +363,25 @@ def test_mirrored_outfit_fits_too():
     outfit = synthetic_outfit()
     mirrored = replace(outfit).mirrored()
     assert mirrored.anchor("chin")[0] == pytest.approx(outfit.size[0] - 1 - outfit.anchor("chin")[0])
+
+
+def test_clothes_detail_is_brought_to_the_face():
+    """Clothes much sharper than a soft face are softened to about the face's detail; next to a sharp face they
+    are left alone (the measurement is ``evaluation.sharpness``': clothes over face detail)."""
+    rng = np.random.default_rng(0)
+    texture = np.clip(rng.normal(128, 40, (600, 600, 3)), 0, 255).astype(np.uint8)
+    alpha = np.ones((600, 600), dtype=np.float32)
+    face_size = 300.0  # canvas px: the measurement scale is fitting.DETAIL_FACE_PX per face size
+    factor = fitting.DETAIL_FACE_PX / face_size
+
+    def ratio(rgb: np.ndarray, face_energy: float) -> float:
+        gray = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), None, fx=factor, fy=factor,
+                          interpolation=cv2.INTER_AREA)
+        return fitting.detail_energy(gray, np.ones(gray.shape, bool)) / face_energy
+
+    soft_face = 0.2 * ratio(texture, 1.0)  # the texture is 5x as detailed as this face
+    softened = fitting.match_detail(texture, alpha, face_size, soft_face, scale=3.0)
+    assert ratio(texture, soft_face) > 4
+    assert ratio(softened, soft_face) <= 1.6  # within the real portraits' range (5th-95th: 0.32-1.54), near 1
+    sharp_face = 1.5 * ratio(texture, 1.0)  # ratio 0.67: between MIN_ and MAX_DETAIL_RATIO
+    assert np.array_equal(fitting.match_detail(texture, alpha, face_size, sharp_face, scale=3.0), texture)
