@@ -385,3 +385,19 @@ def test_clothes_detail_is_brought_to_the_face():
     assert ratio(softened, soft_face) <= 1.6  # within the real portraits' range (5th-95th: 0.32-1.54), near 1
     sharp_face = 1.5 * ratio(texture, 1.0)  # ratio 0.67: between MIN_ and MAX_DETAIL_RATIO
     assert np.array_equal(fitting.match_detail(texture, alpha, face_size, sharp_face, scale=3.0), texture)
+
+
+def test_outfit_skin_keeps_little_of_the_wearer_lines():
+    """A thin dark line in the outfit's skin layer (the wearer's jaw line or a neck fold, enlarged) shows at most
+    about a third of its depth on the user's recoloured skin."""
+    from cyclegan_biz.wardrobe.builder import to_lab
+
+    skin = np.full((200, 200, 3), (200, 150, 130), dtype=np.uint8)
+    skin[98:102, :] = (120, 80, 70)  # a 4 px line across
+    alpha = np.ones((200, 200), dtype=np.float32)
+    target = to_lab(np.array([[[205, 160, 140]]], dtype=np.uint8))[0, 0]
+    out = fitting.recolour_skin(skin, alpha, target, face_size=300.0)
+    lightness = to_lab(out)[..., 0]
+    line_depth = float(lightness[150, 100] - lightness[100, 100])
+    original_depth = float(to_lab(skin)[150, 100, 0] - to_lab(skin)[100, 100, 0])
+    assert 0 < line_depth <= 0.4 * original_depth

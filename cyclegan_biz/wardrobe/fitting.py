@@ -66,9 +66,11 @@ NECK_HALF_WIDTH = 0.42
 # Lightness of neck skin relative to the cheeks (Lab L units, neck darker), from real portraits (see docs).
 NECK_SHADE = 6.0
 # The outfit's skin layer keeps this share of the wearer's shading coarser than a Gaussian of sigma SKIN_SHADING_SIGMA x
-# face size (finer skin texture is kept whole): seen on contact sheets, the full shading drew the wearer's jaw line
-# and neck folds on the user's neck and chest.
+# face size, and SKIN_FINE_DETAIL_KEPT of what is finer: seen on contact sheets, the full shading drew the wearer's
+# jaw line and neck folds on the user's neck and chest, and kept whole, the finer detail (enlarged 2-5x from small
+# sources) still drew them as thin lines.
 SKIN_BROAD_SHADING_KEPT = 0.25
+SKIN_FINE_DETAIL_KEPT = 0.3
 SKIN_SHADING_SIGMA = 0.025
 # The seam work (pyramid or Poisson blend) runs at most this wide, inside the chin-to-collar band.
 SEAM_WIDTH = 512
@@ -358,7 +360,8 @@ def _shift_lab(rgb: np.ndarray, weights: np.ndarray, target_lab: np.ndarray, sig
         # the shading: lightness blurred inside the skin only (normalised: the clothes do not darken the edges)
         broad = cv2.GaussianBlur(lab[..., 0] * inside, (0, 0), sigma) / np.maximum(
             cv2.GaussianBlur(inside, (0, 0), sigma), 1e-3)
-        lab[..., 0] -= (1.0 - SKIN_BROAD_SHADING_KEPT) * (broad - mean[0])
+        detail = lab[..., 0] - broad
+        lab[..., 0] = mean[0] + SKIN_BROAD_SHADING_KEPT * (broad - mean[0]) + SKIN_FINE_DETAIL_KEPT * detail
     lab += neck_colour(target_lab) - mean
     lab[..., 0] = np.clip(lab[..., 0], 0, 100)
     out = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
