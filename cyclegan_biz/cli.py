@@ -9,21 +9,17 @@ import json
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import CycleBizError, OutputNotWritableError
+from .batch import OUTPUT_FORMATS, convert_files, not_writable, save_image
+from .environment import setting
+from .errors import CycleBizError
 
-# Let OpenMP threads sleep when idle (see pipeline.py); must happen before torch is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-OUTPUT_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 SHEET_NAME = "before_after.jpg"
-DEBUG_ENV = "CYCLEGAN_BIZ_DEBUG"  # set to 1 for tracebacks and the native libraries' log lines
 
 DESCRIPTION = """\
 Turn a selfie into a professional business headshot: the face stays exactly as it is, the clothes become a suit
@@ -64,8 +60,9 @@ def _colour(text: str) -> tuple[int, int, int]:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    from .compose import ASPECTS
-    from .pipeline import ATTIRE_CHOICES, ENGINES
+    from .pipeline import ENGINES
+    from .vision.geometry import ASPECTS
+    from .wardrobe.vocabulary import ATTIRE_CHOICES
 
     parser.add_argument("--attire", choices=ATTIRE_CHOICES, default="auto",
                         help="suit, blazer, or auto: chosen from the photo (default: auto)")
@@ -162,7 +159,7 @@ def quiet_native_logs() -> Iterator[None]:
     """Send what C/C++ libraries (mediapipe, TFLite) print on file descriptor 2 to /dev/null, keeping Python's
     ``sys.stderr`` on the terminal. Only when stderr really is fd 2 and CYCLEGAN_BIZ_DEBUG is not set."""
     try:
-        active = not os.environ.get(DEBUG_ENV) and sys.stderr is not None and sys.stderr.fileno() == 2
+        active = not setting("DEBUG") and sys.stderr is not None and sys.stderr.fileno() == 2
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
         active = False
     if not active:
@@ -185,20 +182,9 @@ def quiet_native_logs() -> Iterator[None]:
         os.close(saved)
 
 
-def one_line(path: Any, err: BaseException) -> str:
-    """``error: PATH: message`` on one line (the message without a repeated path)."""
-    message = " ".join(str(err).split()) or type(err).__name__
-    prefix = f"{path}: "
-    if message.startswith(prefix):
-        message = message[len(prefix):]
-    if not isinstance(err, CycleBizError):
-        message = f"unexpected {type(err).__name__}: {message}"
-    return f"error: {path}: {message}"
-
-
 def expand_inputs(entries: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
     """``(image files, [(entry, problem)])`` for files, folders (recursive) and globs (relative or absolute)."""
-    from .data import iter_images
+    from .sources import iter_images
 
     files: list[Path] = []
     problems: list[tuple[str, str]] = []
@@ -226,13 +212,6 @@ def output_targets(files: Sequence[Path], output: Path, extension: str) -> list[
     return targets
 
 
-def _not_writable(path: Path, err: OSError) -> OutputNotWritableError:
-    reason = err.strerror or type(err).__name__
-    if isinstance(err, (FileExistsError, NotADirectoryError)):
-        reason = "a file is in the way (a folder is needed there)"
-    return OutputNotWritableError(f"cannot write to {path}: {reason}. Choose another --output.")
-
-
 def ensure_writable(folder: Path, shown: Path | None = None) -> None:
     """Create ``folder`` if needed and check that a file can be written in it, before any work is done; the error
     names ``shown`` (the user's --output), never a temporary file."""
@@ -242,92 +221,23 @@ def ensure_writable(folder: Path, shown: Path | None = None) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
-        raise _not_writable(shown, err) from None
+        raise not_writable(shown, err) from None
 
 
-def save_image(image, target: Path) -> None:
-    """Write atomically (no half-written file when interrupted), in the format of the file's suffix."""
-    fmt = OUTPUT_FORMATS.get(target.suffix.lower(), "JPEG")
-    options = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95}, "PNG": {}}[fmt]
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        image.save(tmp, format=fmt, **options)
-        os.replace(tmp, target)
-    except OSError as err:
-        raise _not_writable(target, err) from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline's options from the command line."""
+    return {"attire": args.attire, "background": args.background, "size": args.size, "aspect": args.aspect,
+            "outfit": args.outfit}
+
+
+def _debug() -> bool:
+    return bool(setting("DEBUG"))
 
 
 def _load_pipeline(args: argparse.Namespace):
     from .pipeline import SelfieToBusinessPipeline
 
     return SelfieToBusinessPipeline.from_pretrained(args.model, engine=args.engine, device=args.device)
-
-
-def convert_files(pipe_factory, pairs: Sequence[tuple[Path, Path]], args: argparse.Namespace,
-                  overwrite: bool, report, results: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Convert each (input, target); failures are reported (one line each) and recorded, never raised. Entries are
-    appended to ``results`` as they are made, so a caller still has them when the model fails to load or on
-    Ctrl-C (which are raised)."""
-    from tqdm.auto import tqdm
-
-    results = [] if results is None else results
-    pipe = None
-    inputs = {_real(source) for source, _ in pairs}
-    bar = tqdm(total=len(pairs), unit="photo", file=sys.stderr, disable=len(pairs) < 2 or None, leave=False)
-    try:
-        for source, target in pairs:
-            bar.set_postfix_str(source.name, refresh=False)
-            entry: dict[str, Any] = {"input": str(source), "output": str(target)}
-            results.append(entry)
-            if _real(target) in inputs:  # even --overwrite never replaces a photo being converted
-                report(f"error: {source}: the output {target} is one of the input photos; choose another --output")
-                entry.update(ok=False, error=f"{target} is an input photo", error_type="FileExistsError")
-                bar.update()
-                continue
-            if target.exists() and not overwrite:
-                report(f"error: {source}: {target} already exists; pass --overwrite to replace it")
-                entry.update(ok=False, error=f"{target} already exists", error_type="FileExistsError")
-                bar.update()
-                continue
-            if pipe is None:
-                pipe = pipe_factory()  # a model that cannot load stops everything (main reports it)
-            try:
-                result = pipe(source, attire=args.attire, background=args.background, size=args.size,
-                              aspect=args.aspect, outfit=args.outfit)
-                start = time.perf_counter()
-                save_image(result.image, target)
-                result.timings["encode"] = time.perf_counter() - start
-            except Exception as err:  # noqa: BLE001 - one line per failed photo; the others go on
-                if os.environ.get(DEBUG_ENV):
-                    raise
-                report(one_line(source, err))
-                entry.update(ok=False, error=" ".join(str(err).split()), error_type=type(err).__name__)
-            else:
-                if result.faces_found > 1:
-                    report(f"warning: {source}: {result.faces_found} faces in the photo; the largest was used "
-                           "(crop the photo to choose another)")
-                for warning in result.warnings:
-                    report(f"warning: {source}: {warning}")
-                entry.update(ok=True, attire=result.attire, attire_confidence=result.attire_confidence,
-                             outfit=result.outfit, warnings=result.warnings,
-                             face_box=[round(v, 1) for v in result.face_box], faces_found=result.faces_found,
-                             size=list(result.image.size),
-                             timings={k: round(v, 4) for k, v in result.timings.items()})
-            bar.update()
-    finally:
-        bar.close()
-    return results
-
-
-def _real(path: Path) -> str:
-    try:
-        return os.path.normcase(str(path.resolve()))
-    except OSError:
-        return str(path)
 
 
 # --- commands ---------------------------------------------------------------------------------------------------------
@@ -358,10 +268,10 @@ def run_convert(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     try:
         if files:  # before any photo is converted: a folder that cannot be written fails now, by its name
             ensure_writable(output.parent if file_mode else output, output)
-        convert_files(lambda: _load_pipeline(args), list(zip(files, targets, strict=True)), args,
-                      args.overwrite, report, results)
+        convert_files(lambda: _load_pipeline(args), list(zip(files, targets, strict=True)), _options(args),
+                      args.overwrite, report, reraise=_debug(), results=results)
     except (CycleBizError, KeyboardInterrupt) as err:
-        if not args.json or (os.environ.get(DEBUG_ENV) and not isinstance(err, KeyboardInterrupt)):
+        if not args.json or (_debug() and not isinstance(err, KeyboardInterrupt)):
             raise  # main() prints it
         stopped = err
     results += [{"input": entry, "output": None, "ok": False, "error": problem, "error_type": "NoInput"}
@@ -430,7 +340,7 @@ def run_demo(args: argparse.Namespace) -> int:
     def report(line: str) -> None:
         print(line, file=sys.stderr)
 
-    results = convert_files(lambda: pipe, pairs, args, True, report)
+    results = convert_files(lambda: pipe, pairs, _options(args), True, report, reraise=_debug())
     done = [(Path(r["input"]), Path(r["output"])) for r in results if r["ok"]]
     if not done:
         return 1
@@ -447,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    debug = bool(os.environ.get(DEBUG_ENV))
+    debug = _debug()
     try:
         with quiet_native_logs():
             if args.command == "convert":

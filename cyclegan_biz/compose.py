@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 from PIL import ImageColor
 
-from .errors import CycleBizError
-from .face import CANONICAL_FACE_SIZE, Alignment, Face, compose_affine, face_mask
+from .errors import InvalidOptionError
+from .vision.geometry import CANONICAL_FACE_SIZE, Framing
+from .vision.landmarks import Face, face_mask
 
 # A neutral, slightly cool light studio grey.
 DEFAULT_BACKGROUND = (197, 199, 201)
@@ -23,16 +24,6 @@ NAMED_BACKGROUNDS = {
     "dark-grey": (92, 96, 102), "dark-gray": (92, 96, 102),
     "office-blue": (176, 196, 214),
 }
-ASPECTS = ("1:1", "4:5")
-# 4:5 portraits: the square canonical frame grows by these fractions of its side above and below
-# (a little head-room, more shoulders and attire); eyes then sit at about a third of the height.
-PORTRAIT_EXTEND = (0.10, 0.15)
-
-
-class InvalidOptionError(CycleBizError, ValueError):
-    """An option value (colour, size, aspect, attire, engine) is not valid."""
-
-
 def parse_color(value: str | tuple | list) -> tuple[int, int, int]:
     """A colour as RGB: a CSS/X11 name ("white", "navy"), a preset ("studio-grey", "office-blue"), hex ("#c5c7c9",
     "c5c7c9", "#ccc"), "rgb(1,2,3)", "R,G,B", or a 3-sequence of 0-255 ints."""
@@ -58,106 +49,6 @@ def parse_color(value: str | tuple | list) -> tuple[int, int, int]:
             "a hex code (#c5c7c9) or R,G,B (197,199,201)."
         ) from None
     return parse_color(list(rgb[:3]))  # "rgb(300,0,0)" parses, but is no colour: the range check refuses it
-
-
-# --- framing -------------------------------------------------------------------------------------------------------
-@dataclass
-class Framing:
-    """A similarity transform from the photo to a ``width`` x ``height`` canvas (``Alignment`` for any aspect)."""
-
-    matrix: np.ndarray  # 2x3, photo pixels -> canvas pixels
-    width: int
-    height: int
-
-    @classmethod
-    def from_alignment(cls, alignment: Alignment, aspect: str = "1:1", multiple: int = 1) -> Framing:
-        """The canonical square of ``alignment``, or for "4:5" that square extended upward and downward.
-
-        ``multiple``: the extended height is rounded to a multiple of it (the generator's stride).
-        """
-        size = alignment.size
-        if aspect == "1:1":
-            return cls(alignment.matrix.astype(np.float64).copy(), size, size)
-        if aspect != "4:5":
-            raise InvalidOptionError(f"Unknown aspect {aspect!r}; choose one of {', '.join(ASPECTS)}.")
-        top, bottom = PORTRAIT_EXTEND
-        height = int(round(size * (1 + top + bottom) / multiple)) * multiple
-        offset = int(round(size * top))
-        matrix = alignment.matrix.astype(np.float64).copy()
-        matrix[1, 2] += offset
-        return cls(matrix, size, height)
-
-    @property
-    def scale(self) -> float:
-        return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
-
-    @property
-    def inverse(self) -> np.ndarray:
-        return cv2.invertAffineTransform(self.matrix)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.height, self.width
-
-    def resized(self, width: int) -> Framing:
-        """The same framing on a canvas ``width`` wide.
-
-        Pixel-centre exact, like ``cv2.resize``: the canvas *area* scales by ``factor``, so pixel i of this canvas
-        sits at ``factor * (i + 0.5) - 0.5`` on the new one. (``Alignment.resized`` scales the matrix only, which
-        shifts the frame by ``(factor - 1) / 2`` pixels.)
-        """
-        factor = width / self.width
-        matrix = self.matrix * factor
-        matrix[:, 2] += (factor - 1) / 2
-        return Framing(matrix, width, int(round(self.height * factor)))
-
-    def shifted(self, x0: int, y0: int, width: int, height: int) -> Framing:
-        """The sub-canvas ``[y0:y0+height, x0:x0+width]``."""
-        matrix = self.matrix.copy()
-        matrix[:, 2] -= (x0, y0)
-        return Framing(matrix, width, height)
-
-    def warp(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR, border_value=0) -> np.ndarray:
-        """The canvas of ``image``; outside the photo is ``border_value``. Big reductions are antialiased, and only
-        the part of the photo the canvas sees is touched (fast on 12-megapixel photos)."""
-        matrix = self.matrix
-        x0, y0, x1, y1 = self._source_box(image.shape)
-        if x1 <= x0 or y1 <= y0:  # the canvas sees none of the photo
-            channels = image.shape[2:] if image.ndim == 3 else ()
-            out = np.empty((self.height, self.width, *channels), dtype=image.dtype)
-            out[...] = border_value if image.ndim == 2 or np.ndim(border_value) == 0 else np.array(border_value)
-            return out
-        source = image[y0:y1, x0:x1]
-        matrix = compose_affine(matrix, np.array([[1, 0, x0], [0, 1, y0]], dtype=np.float64))
-        if self.scale < 0.5 and interpolation != cv2.INTER_NEAREST:
-            factor = min(1.0, 2.0 * self.scale)
-            source = cv2.resize(source, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-            # cv2.resize maps pixel centres: small (i + 0.5) = factor * (big + 0.5)
-            to_small = np.array([[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5]])
-            matrix = compose_affine(matrix, cv2.invertAffineTransform(to_small))
-        return cv2.warpAffine(source, matrix, (self.width, self.height), flags=interpolation,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
-
-    def _source_box(self, shape: tuple[int, ...], margin: int = 3) -> tuple[int, int, int, int]:
-        corners = np.array([[0, 0], [self.width, 0], [0, self.height], [self.width, self.height]], dtype=np.float64)
-        inverse = self.inverse
-        points = corners @ inverse[:, :2].T + inverse[:, 2]
-        height, width = shape[:2]
-        x0, y0 = np.floor(points.min(axis=0)).astype(int) - margin
-        x1, y1 = np.ceil(points.max(axis=0)).astype(int) + margin
-        return max(0, x0), max(0, y0), min(width, x1), min(height, y1)
-
-    def valid_mask(self, image_shape: tuple[int, ...]) -> np.ndarray:
-        """uint8 0/1 canvas mask: 1 where the pixel came from the photo, 0 where it is padding."""
-        ones = np.ones(image_shape[:2], dtype=np.uint8)
-        return cv2.warpAffine(ones, self.matrix, (self.width, self.height), flags=cv2.INTER_NEAREST,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-    def scaled_photo(self, factor: float) -> Framing:
-        """The framing of the same photo decoded at ``factor`` times its size (photo' = factor x photo)."""
-        matrix = self.matrix.copy()
-        matrix[:, :2] /= factor
-        return Framing(matrix, self.width, self.height)
 
 
 def upsample(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -27,3 +27,11 @@ class MissingWeightsError(CycleBizError):
 
 class OutputNotWritableError(CycleBizError):
     """The output file or folder cannot be written (read-only, a file in the way, no permission)."""
+
+
+class InvalidOptionError(CycleBizError, ValueError):
+    """An option value (colour, size, aspect, attire, engine) is not valid."""
+
+
+class NoOutfitError(CycleBizError):
+    """No outfit can be cut from the photo given as an outfit."""

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .compose import ASPECTS, Framing, InvalidOptionError
-from .face import Face
+from .errors import InvalidOptionError
+from .vision.geometry import ASPECTS, Framing
+from .vision.landmarks import Face
 
 # Measured by ``scripts/measure_headshot_frame.py`` (mediapipe landmarks and selfie segmentation) on full, uncropped
 # business portraits: the person mask's top below the top edge (hair not cut), the mask touching both side edges in

@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +29,22 @@ except ImportError:  # pragma: no cover - optional
     pass
 
 
+@contextlib.contextmanager
+def decompression_guard() -> Iterator[None]:
+    """Inside: Pillow refuses to open images above ``MAX_DECODE_PIXELS`` (its bomb warning raised as an error)."""
+    Image.MAX_IMAGE_PIXELS = MAX_DECODE_PIXELS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
 def _open(source: str | os.PathLike | bytes) -> Image.Image:
     name = "<bytes>" if isinstance(source, bytes) else str(source)
     if not isinstance(source, bytes) and not Path(source).is_file():
         raise UnreadableImageError(f"{name}: no such file. Check the path.")
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
-    Image.MAX_IMAGE_PIXELS = MAX_DECODE_PIXELS
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with decompression_guard():
             image = Image.open(stream)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:

@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from cyclegan_biz.cli import quiet_native_logs
-from cyclegan_biz.data import iter_images
 from cyclegan_biz.errors import CycleBizError
-from cyclegan_biz.face import detect_face, person_mask
 from cyclegan_biz.headshot_frame import head_top, headshot_framing
 from cyclegan_biz.imageio import load_rgb_array
+from cyclegan_biz.sources import iter_images
+from cyclegan_biz.vision.landmarks import detect_face
+from cyclegan_biz.vision.segmentation import person_mask
 from cyclegan_biz.wardrobe import fitting
 from cyclegan_biz.wardrobe.catalogue import choose_outfit
 

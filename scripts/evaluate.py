@@ -31,6 +31,7 @@ from cyclegan_biz.evaluation.folders import sample
 from cyclegan_biz.evaluation.outfit_metrics import add_outfit_metrics, comparison_table, outfit_section
 from cyclegan_biz.evaluation.references import kid_reference_files
 from cyclegan_biz.evaluation.report import _clean
+from cyclegan_biz.wardrobe.vocabulary import ATTIRE_AUTO, ATTIRE_CHOICES
 
 DATASETS = Path("../shared/datasets")
 
@@ -47,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, required=True, help="folder for metrics.json, report.md, PNG")
     parser.add_argument("--limit", type=int, help="evaluate at most N images (seeded random choice)")
     parser.add_argument("--reference-limit", type=int, help="use at most N reference images")
-    parser.add_argument("--attire", choices=["auto", "suit", "blazer"], default="auto")
+    parser.add_argument("--attire", choices=ATTIRE_CHOICES, default=ATTIRE_AUTO)
     parser.add_argument("--size", type=int, default=1024, help="output size when translating with --model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-casual", type=Path, nargs="+", default=[DATASETS / "casual"],

@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from cyclegan_biz import SelfieToBusinessPipeline
-    from cyclegan_biz.face import detect_face
     from cyclegan_biz.models import CycleBizFinisher
+    from cyclegan_biz.vision.landmarks import detect_face
     from cyclegan_biz.wardrobe.finishing import finish
 
     pipe = SelfieToBusinessPipeline.from_pretrained()

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from cyclegan_biz.errors import CycleBizError
-from cyclegan_biz.pipeline import ATTIRE_CLASSES, export_onnx, load_torch_models, resolve_model_dir
+from cyclegan_biz.pipeline import export_onnx, load_torch_models, resolve_model_dir
+from cyclegan_biz.wardrobe.vocabulary import ATTIRES
 
 
 def check_parity(folder: Path, paths: dict[str, Path], batch: int = 2, seed: int = 0) -> dict[str, float]:
@@ -35,7 +36,7 @@ def check_parity(folder: Path, paths: dict[str, Path], batch: int = 2, seed: int
     report = {}
     for name, shape in (("square", (batch, 3, size, size)), ("portrait", (batch, 3, size * 5 // 4, size))):
         image = rng.uniform(-1, 1, shape).astype(np.float32)
-        attire = np.eye(len(ATTIRE_CLASSES), dtype=np.float32)[np.arange(batch) % len(ATTIRE_CLASSES)]
+        attire = np.eye(len(ATTIRES), dtype=np.float32)[np.arange(batch) % len(ATTIRES)]
         ours = session.run(None, {"image": image, "attire": attire})[0]
         with torch.inference_mode():
             theirs = generator(torch.from_numpy(image), torch.from_numpy(attire)).numpy()

@@ -75,7 +75,7 @@ class Server:
         env = {**os.environ, "GRADIO_TEMP_DIR": str(workdir / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
                "GRADIO_SERVER_NAME": LOOPBACK, "PYTHONUNBUFFERED": "1"}
         if model:
-            env["CYCLEBIZ_MODEL"] = model
+            env["CYCLEGAN_BIZ_MODEL"] = model
         self.log = workdir / "server.log"
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen([sys.executable, str(APP), "--host", LOOPBACK, "--port", str(self.port)],
@@ -106,6 +106,10 @@ class Server:
             self.process.wait()
 
 
+# /headshot's values after the photo: attire, background, size, outfit, outfit photo (the raw API needs all of them).
+OPTIONS = ["auto", "#c5c7c9", "square", "auto", None]
+
+
 def headshot(url: str, name: str, data: bytes) -> str:
     """Upload + /headshot through the raw API: "ok", "error" or "http <status>"."""
     with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as http:
@@ -113,7 +117,7 @@ def headshot(url: str, name: str, data: bytes) -> str:
         if uploaded.status_code != 200:
             return f"http {uploaded.status_code}"
         photo = {"path": uploaded.json()[0], "meta": {"_type": "gradio.FileData"}}
-        return call(http, [photo, "auto", "#c5c7c9", "square"])
+        return call(http, [photo, *OPTIONS])
 
 
 def call(http: httpx.Client, data: list) -> str:
@@ -131,8 +135,8 @@ def oversized(url: str, kind: str, big: bytes) -> str:
             return f"http {http.post('gradio_api/upload', files={'files': ('big.jpg', big, 'image/jpeg')}).status_code}"
         data_url = "data:image/jpeg;base64," + base64.b64encode(big).decode()
         if kind == "data-url":
-            return call(http, [{"url": data_url}, "auto", "#c5c7c9", "square"])
-        body = json.dumps({"data": [{"url": data_url}, "auto", "#c5c7c9", "square"]}).encode()
+            return call(http, [{"url": data_url}, *OPTIONS])
+        body = json.dumps({"data": [{"url": data_url}, *OPTIONS]}).encode()
         chunks = (body[i:i + (1 << 20)] for i in range(0, len(body), 1 << 20))
         response = http.post("gradio_api/call/headshot", content=chunks, headers={"content-type": "application/json"})
         return f"http {response.status_code}"

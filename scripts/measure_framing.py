@@ -1,7 +1,8 @@
 """Measure the typical framing of business portraits: where the eyes sit and how big the face is.
 
 The canonical crop is the portrait's full width as a square, bottom-aligned (keeps the shoulders). The medians
-printed here are the constants ``CANONICAL_EYE_CENTER`` and ``CANONICAL_FACE_SIZE`` in ``cyclegan_biz/face.py``.
+printed here are the constants ``CANONICAL_EYE_CENTER`` and ``CANONICAL_FACE_SIZE`` in
+``cyclegan_biz/vision/geometry.py``.
 
     python scripts/measure_framing.py ../shared/datasets/business --limit 400
 """
@@ -18,8 +19,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cyclegan_biz.errors import CycleBizError
-from cyclegan_biz.face import detect_face
 from cyclegan_biz.imageio import load_rgb_array
+from cyclegan_biz.vision.landmarks import detect_face
 
 
 def measure(path: Path) -> tuple[float, float, float]:

@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 from measure_framing import measure_folder  # the sibling script (scripts/ is on the path when run)
 
-from cyclegan_biz.face import detect_face, person_mask
 from cyclegan_biz.headshot_frame import head_top_row
 from cyclegan_biz.imageio import load_rgb_array
+from cyclegan_biz.vision.landmarks import detect_face
+from cyclegan_biz.vision.segmentation import person_mask
 
 
 def measure(path: Path) -> dict | None:

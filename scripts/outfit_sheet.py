@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from cyclegan_biz.cli import quiet_native_logs
-from cyclegan_biz.data import iter_images
 from cyclegan_biz.errors import CycleBizError
 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+from cyclegan_biz.sources import iter_images
 from cyclegan_biz.visualize import fitted_tile, image_grid
 
 

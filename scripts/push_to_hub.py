@@ -4,7 +4,7 @@
     python scripts/push_to_hub.py org/selfie2biz --model runs/selfie2biz --dry-run
 
 The staged folder is what ``SelfieToBusinessPipeline.from_pretrained("org/selfie2biz")`` downloads and what the Space
-runs (``CYCLEBIZ_MODEL=org/selfie2biz``): the model card as ``README.md`` (``model_card.md``), the generator's
+runs (``CYCLEGAN_BIZ_MODEL=org/selfie2biz``): the model card as ``README.md`` (``model_card.md``), the generator's
 ``config.json`` + safetensors at the root, ``discriminator_a/`` (the attire classifier), and ``model.onnx`` +
 ``attire_classifier.onnx`` (exported now when missing) for the torch-free engine. ``--dry-run`` stages and lists it,
 offline, without uploading; the upload needs ``huggingface-cli login`` (or HF_TOKEN).

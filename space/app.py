@@ -3,10 +3,10 @@
     pip install "cyclegan-biz[space]"
     python space/app.py                 # http://127.0.0.1:7860 (or --port N / GRADIO_SERVER_PORT)
 
-Environment:
-    CYCLEBIZ_MODEL        model folder or Hugging Face Hub id (default: the model bundled with cyclegan-biz)
-    CYCLEBIZ_ENGINE       auto | torch | onnx (default auto; torch on ZeroGPU)
-    CYCLEBIZ_CONCURRENCY  photos processed at once (default 1)
+Environment (the old names CYCLEBIZ_* still work, deprecated: see cyclegan_biz.environment):
+    CYCLEGAN_BIZ_MODEL        model folder or Hugging Face Hub id (default: the model bundled with cyclegan-biz)
+    CYCLEGAN_BIZ_ENGINE       auto | torch | onnx (default auto; torch on ZeroGPU)
+    CYCLEGAN_BIZ_CONCURRENCY  photos processed at once (default 1)
     GRADIO_SERVER_PORT, GRADIO_SERVER_NAME, GRADIO_TEMP_DIR (where gradio keeps uploads and results)
 
 Privacy and security: the app reads only a file that gradio's upload route stored for a visitor (``Blocks.
@@ -24,7 +24,20 @@ request handler, also exposed as the API endpoint ``/headshot``:
 
     from gradio_client import Client, handle_file
     image, attire, info, download = Client("http://127.0.0.1:7860").predict(
-        handle_file("selfie.jpg"), "auto", "#c5c7c9", "square", api_name="/headshot")
+        handle_file("selfie.jpg"), "auto", "#c5c7c9", "square", "auto", None, api_name="/headshot")
+
+Its parameters: photo, attire (auto | suit | blazer), background colour, size (square | linkedin | portrait), outfit
+and outfit_photo. ``outfit`` (default "auto", so clients that send only the first four still work): "auto" (the
+wardrobe's default for the attire), an outfit id (``cyclegan-biz outfits``, or the gallery's captions), "keep" (your
+own clothes: new frame and background only), "none" (the generator alone) or "upload" (the outfit worn in
+``outfit_photo``, a second uploaded photo, read under the same rules as the selfie). No other value is accepted: in
+particular not a server path, which the library would read as an outfit photo. The outfit used and any warnings
+(hair touching the photo's top edge, several faces) are in the info text.
+
+The outfit gallery's thumbnails are drawn in memory at start-up from the wardrobe shipped in the package
+(``Outfit.preview``); gradio keeps its copies in its own cache. An outfit photo is read like the selfie, then
+written to a private temporary file (the library cuts outfits from a path) that is deleted as soon as the headshot
+is made.
 """
 
 from __future__ import annotations
@@ -54,25 +67,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Quieten mediapipe (glog) and TensorFlow Lite; let idle OpenMP threads sleep (see cyclegan_biz.pipeline).
+# Quieten mediapipe (glog) and TensorFlow Lite. (Idle OpenMP threads sleep: ``import cyclegan_biz`` sees to that.)
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402
 from PIL import Image  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 import cyclegan_biz  # noqa: E402
+from cyclegan_biz.compose import parse_color  # noqa: E402
+from cyclegan_biz.environment import setting  # noqa: E402
 from cyclegan_biz.errors import (  # noqa: E402
     CycleBizError,
     FaceTooSmallError,
     ImageTooLargeError,
+    InvalidOptionError,
     MissingWeightsError,
     NoFaceError,
+    NoOutfitError,
     UnreadableImageError,
+)
+from cyclegan_biz.wardrobe import catalogue  # noqa: E402
+from cyclegan_biz.wardrobe.vocabulary import (  # noqa: E402
+    ATTIRE_AUTO,
+    ATTIRES,
+    OUTFIT_AUTO,
+    OUTFIT_KEEP,
+    OUTFIT_NONE,
+    OUTFIT_SPECIAL,
 )
 
 log = logging.getLogger("cyclegan_biz.space")
@@ -91,15 +117,18 @@ SUPERSEDED_AFTER_S = 30.0  # a session's new request deletes its results older t
 DELETE_CACHE = (60, OUTPUT_TTL_S - 60)  # gradio: every 60 s, delete its files (uploads too) older than 9 min
 ON_ZERO_GPU = spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
-DEFAULT_BACKGROUND = "#c5c7c9"  # cyclegan_biz.compose.DEFAULT_BACKGROUND, a neutral studio grey
-BACKGROUND_PRESETS = {
-    "Studio grey": DEFAULT_BACKGROUND,
-    "Light grey": "#dcdddf",
-    "Office blue": "#b0c4d6",
-    "White": "#ffffff",
-    "Charcoal": "#5c6066",
-}
-ATTIRE_CHOICES = [("Auto (from your photo)", "auto"), ("Suit", "suit"), ("Blazer", "blazer")]
+# The swatches: presets of cyclegan_biz.compose.NAMED_BACKGROUNDS (and white) as the colour picker's hex.
+BACKGROUND_PRESETS = {label: "#{:02x}{:02x}{:02x}".format(*parse_color(name))
+                      for label, name in (("Studio grey", "studio-grey"), ("Light grey", "light-grey"),
+                                          ("Office blue", "office-blue"), ("White", "white"),
+                                          ("Charcoal", "dark-grey"))}
+DEFAULT_BACKGROUND = BACKGROUND_PRESETS["Studio grey"]  # compose.DEFAULT_BACKGROUND, a neutral studio grey
+ATTIRE_CHOICES = [("Auto (from your photo)", ATTIRE_AUTO), *((attire.capitalize(), attire) for attire in ATTIRES)]
+OUTFIT_UPLOAD = "upload"  # the Space's own outfit value: the outfit in the visitor's second upload
+SPACE_SPECIAL_OUTFITS = (*OUTFIT_SPECIAL, OUTFIT_UPLOAD)  # every outfit value that is not an outfit id
+OUTFIT_CHOICES = [("Auto: the default outfit for the attire", OUTFIT_AUTO), ("Keep my clothes", OUTFIT_KEEP),
+                  ("My own outfit photo (upload it below)", OUTFIT_UPLOAD)]
+THUMBNAIL_WIDTH = 200  # px, the gallery's outfit previews
 
 
 @dataclass(frozen=True)
@@ -121,6 +150,9 @@ ERROR_TITLES = {  # most specific first
     ImageTooLargeError: "Photo too large",
     UnreadableImageError: "Can't read this file",
     MissingWeightsError: "Model not available",
+    catalogue.UnknownOutfitError: "Unknown outfit",
+    NoOutfitError: "No outfit in that photo",
+    InvalidOptionError: "Invalid option",
 }
 # Every refused photo payload gets this one message: it must not tell whether a path exists on the server.
 UNAVAILABLE_PHOTO = ("This photo is not on the server (uploads are deleted right after use and forgotten after a "
@@ -134,8 +166,6 @@ def error_title(err: BaseException) -> str:
     for cls, title in ERROR_TITLES.items():
         if isinstance(err, cls):
             return title
-    if type(err).__name__ == "InvalidOptionError":
-        return "Invalid option"
     return "Couldn't make a headshot"
 
 
@@ -166,15 +196,15 @@ _pipeline_lock = threading.Lock()
 
 
 def get_pipeline():
-    """The process's ``SelfieToBusinessPipeline`` (loaded on first use; CYCLEBIZ_MODEL, else the bundled model)."""
+    """The process's ``SelfieToBusinessPipeline`` (loaded on first use; CYCLEGAN_BIZ_MODEL, else the bundled model)."""
     global _pipeline
     if _pipeline is None:
         with _pipeline_lock:
             if _pipeline is None:
                 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
 
-                model = os.environ.get("CYCLEBIZ_MODEL") or None
-                engine = os.environ.get("CYCLEBIZ_ENGINE") or ("torch" if ON_ZERO_GPU else "auto")
+                model = setting("MODEL")
+                engine = setting("ENGINE") or ("torch" if ON_ZERO_GPU else "auto")
                 _pipeline = SelfieToBusinessPipeline.from_pretrained(model, engine=engine)
                 log.info("loaded %r in %.1f s", _pipeline, _pipeline.load_seconds or 0.0)
     return _pipeline
@@ -184,7 +214,7 @@ def _preload() -> None:
     try:
         get_pipeline()
     except Exception as err:  # noqa: BLE001 - reported again, friendly, on the first request
-        log.warning("could not load the model yet: %s (set CYCLEBIZ_MODEL to a model folder or Hub id)", err)
+        log.warning("could not load the model yet: %s (set CYCLEGAN_BIZ_MODEL to a model folder or Hub id)", err)
 
 
 def _gpu(fn):
@@ -193,8 +223,8 @@ def _gpu(fn):
 
 
 @_gpu
-def _run_pipeline(photo: bytes, attire: str, background: Any, size: int, aspect: str):
-    return get_pipeline()(photo, attire=attire, background=background, size=size, aspect=aspect)
+def _run_pipeline(photo: bytes, attire: str, background: Any, size: int, aspect: str, outfit: str = OUTFIT_AUTO):
+    return get_pipeline()(photo, attire=attire, background=background, size=size, aspect=aspect, outfit=outfit)
 
 
 if ON_ZERO_GPU:  # load in the main process: ZeroGPU runs each call in a fork, which would forget a lazy load
@@ -336,13 +366,57 @@ def _delete_upload(path: Path) -> None:
         path.parent.rmdir()  # only if empty
 
 
-def read_photo(photo: Any, session: str = "") -> bytes:
+NO_PHOTO = "Add a photo first: upload one, take one with your webcam, or paste one."
+NO_OUTFIT_PHOTO = ("Add a photo of someone in business clothes under \"Your own outfit photo\", or pick an outfit "
+                   "from the gallery.")
+
+
+class _OutfitPhotoFiles:
+    """A visitor's outfit photo as a file for the library, which cuts outfits from a path: in a private folder
+    (mode 0700, outside gradio's cache, so never served), written just before the headshot is made and deleted right
+    after."""
+
+    def __init__(self) -> None:
+        self._folder: Path | None = None
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def as_file(self, data: bytes):
+        with self._lock:
+            if self._folder is None or not self._folder.is_dir():
+                self._folder = Path(tempfile.mkdtemp(prefix="cyclebiz-outfit-photos-"))
+            folder = self._folder
+        fd, name = tempfile.mkstemp(prefix="outfit-", suffix=".img", dir=folder)  # mode 0600
+        path = Path(name)
+        try:
+            with open(fd, "wb") as file:
+                file.write(data)
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        """Shutdown: remove the folder (and a file a request still in progress wrote)."""
+        with self._lock:
+            folder, self._folder = self._folder, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def __len__(self) -> int:
+        folder = self._folder
+        return len(list(folder.iterdir())) if folder is not None and folder.is_dir() else 0
+
+
+_outfit_photos = _OutfitPhotoFiles()
+
+
+def read_photo(photo: Any, session: str = "", missing: str = NO_PHOTO) -> bytes:
     """The photo's bytes. ``photo``: gradio's file payload (a dict with "path") or that path. Only a file gradio's
     upload route stored (claimed once: deleted as it is read, its bytes kept in memory for the session) or a bundled
-    example is read; anything else gets the one ``UNAVAILABLE_PHOTO`` message and is left untouched."""
+    example is read; anything else gets the one ``UNAVAILABLE_PHOTO`` message and is left untouched. No photo at all:
+    ``missing`` is shown."""
     if photo is None or photo == "" or photo == {}:
-        raise gr.Error("Add a photo first: upload one, take one with your webcam, or paste one.", title="No photo",
-                       print_exception=False)
+        raise gr.Error(missing, title="No photo", print_exception=False)
     text = photo.get("path") if isinstance(photo, dict) else photo
     if not isinstance(text, str) or not text or "\0" in text:
         raise _unavailable()  # data: URLs too: images arrive through the upload route only (one size limit)
@@ -354,6 +428,28 @@ def read_photo(photo: Any, session: str = "") -> bytes:
     if data is None:
         raise _unavailable()
     return data
+
+
+def read_outfit_photo(outfit_photo: Any, wanted: bool, session: str = "") -> bytes | None:
+    """The outfit photo's bytes when the outfit "upload" is ``wanted`` (read like the selfie, ``read_photo``). When
+    it is not, a photo that was sent anyway is still claimed, so that its file goes at once; None."""
+    if wanted:
+        return read_photo(outfit_photo, session, missing=NO_OUTFIT_PHOTO)
+    if outfit_photo:
+        with contextlib.suppress(gr.Error):
+            read_photo(outfit_photo, session)
+    return None
+
+
+def read_photos(photo: Any, outfit_photo: Any, outfit_wanted: bool, session: str = "") -> tuple[bytes, bytes | None]:
+    """The selfie's bytes and the outfit photo's (``read_outfit_photo``). Both uploads are claimed (their files
+    deleted) even when the other is refused; the selfie's error comes first."""
+    try:
+        data = read_photo(photo, session)
+    except gr.Error:
+        read_outfit_photo(outfit_photo, False, session)
+        raise
+    return data, read_outfit_photo(outfit_photo, outfit_wanted, session)
 
 
 # --- results: one private folder per request ------------------------------------------------------------------------
@@ -414,6 +510,7 @@ def forget_everything() -> None:
     """Shutdown: delete every result and unclaimed upload, and forget every photo."""
     _outputs.cleanup()
     _uploads.delete_unclaimed()
+    _outfit_photos.clear()
     _memory.clear()
 
 
@@ -479,43 +576,155 @@ def attire_choice(value: Any) -> str:
                    print_exception=False)
 
 
-def describe(result, requested: str, seconds: float) -> tuple[Any, str]:
-    """(the Label's value, the Markdown line under the result)."""
+# --- the wardrobe: choices, gallery and credits ------------------------------------------------------------------
+def outfit_rows(attire: str | None = None) -> list[dict[str, str]]:
+    """The shipped outfits (``catalogue.list_outfits``), of one ``attire`` or all."""
+    return catalogue.list_outfits(attire)
+
+
+def outfit_label(row: dict[str, str]) -> str:
+    """"Navy suit, white shirt, tie" for a ``list_outfits`` row."""
+    top = "shirt" if row["attire"] == "suit" else "top"
+    parts = [f"{row['colour']} {row['attire']}", f"{row['shirt']} {top}"] + (["tie"] if row["tie"] == "tie" else [])
+    return ", ".join(parts).capitalize()
+
+
+def outfit_caption(row: dict[str, str]) -> str:
+    """A gallery caption: what the outfit is, its id and its credit."""
+    return f"{outfit_label(row)} ({row['id']}) · {row['credit']}"
+
+
+def outfit_choices() -> list[tuple[str, str]]:
+    """The outfit dropdown: the special choices, then every shipped outfit by label."""
+    return OUTFIT_CHOICES + [(f"{outfit_label(row)} ({row['id']})", row["id"]) for row in outfit_rows()]
+
+
+def outfit_choice(value: Any) -> str:
+    """A valid ``outfit`` for the pipeline: "auto", "keep", "none", "upload" or a shipped outfit id. Anything else
+    (in particular a path, which the library would read as an outfit photo) is refused."""
+    text = str(value or OUTFIT_AUTO).strip()
+    if text.lower() in SPACE_SPECIAL_OUTFITS:
+        return text.lower()
+    if text in {row["id"] for row in outfit_rows()}:
+        return text
+    raise gr.Error(f"Unknown outfit {text[:60]!r}; pick one in the gallery, or choose auto, keep or upload.",
+                   title="Invalid option", print_exception=False)
+
+
+def outfit_thumbnail(outfit) -> np.ndarray:
+    """The outfit's preview (``Outfit.preview``) from a little above the wearer's chin, ``THUMBNAIL_WIDTH`` wide."""
+    top = int(max(0.0, outfit.anchors["chin"][1] - 0.3 * outfit.face_size))
+    image = Image.fromarray(outfit.preview()[top:])
+    height = round(image.height * THUMBNAIL_WIDTH / image.width)
+    return np.asarray(image.resize((THUMBNAIL_WIDTH, height), Image.Resampling.LANCZOS))
+
+
+def gallery_items(attire: str) -> list[tuple[np.ndarray, str]]:
+    """(thumbnail, caption) of every shipped outfit of ``attire``, drawn in memory (gradio caches the images)."""
+    captions = {row["id"]: outfit_caption(row) for row in outfit_rows(attire)}
+    return [(outfit_thumbnail(o), captions[o.id]) for o in catalogue.load_wardrobe() if o.id in captions]
+
+
+def outfit_sources() -> str:
+    """One line for the page's credits: where the wardrobe's outfits come from, under which licences."""
+    outfits = catalogue.load_wardrobe()
+    sources = sorted({f"{o.source} ({o.licence})" for o in outfits})
+    return (f"Outfits: {len(outfits)} cut from {'; '.join(sources)}; each one's credit is in the gallery's captions "
+            "and under \"Outfit credits\".")
+
+
+def outfit_credits() -> str:
+    """Markdown: where every outfit comes from (the credits accordion)."""
+    lines = ["Each outfit is cut automatically from an official portrait (head, hair and background removed); "
+             "the cut-outs are adaptations.", "", "| outfit | credit |", "|---|---|"]
+    lines += [f"| {outfit_label(row)} (`{row['id']}`) | {row['credit']} |" for row in outfit_rows()]
+    return "\n".join(lines)
+
+
+def picked_outfit(attire: str):
+    """The select handler of ``attire``'s gallery: (the clicked outfit's id, ``attire``) for the outfit dropdown and
+    the attire radio, so that the two agree."""
+    ids = [row["id"] for row in outfit_rows(attire)]
+
+    def pick(event: gr.SelectData) -> tuple[str, str]:
+        if isinstance(event.index, int) and 0 <= event.index < len(ids):
+            return ids[event.index], attire
+        return OUTFIT_AUTO, attire
+
+    return pick
+
+
+def outfit_for_attire(attire: str, outfit: str) -> str:
+    """The attire radio changed: the outfit stays, unless it is a gallery outfit of another attire (then "auto")."""
+    row = next((r for r in outfit_rows() if r["id"] == outfit), None)
+    return OUTFIT_AUTO if row is not None and attire != "auto" and row["attire"] != attire else outfit
+
+
+def describe_outfit(result, requested_outfit: str) -> str:
+    """The result's outfit line: which outfit was used and where it comes from."""
+    used = getattr(result, "outfit", None)
+    if requested_outfit == OUTFIT_UPLOAD:
+        return "Outfit: cut from your outfit photo."
+    if used in (None, OUTFIT_NONE):
+        return "Outfit: drawn by the model (no outfit fitted)."
+    if used == OUTFIT_KEEP:
+        return "Outfit: your own clothes (new frame and background only)."
+    row = next((r for r in outfit_rows() if r["id"] == used), None)
+    if row is None:
+        return f"Outfit: {used}."
+    how = "your choice" if requested_outfit == used else "the default for the attire"
+    return f"Outfit: **{outfit_label(row)}** (`{used}`, {how}) · {row['credit']}."
+
+
+def describe(result, requested: str, seconds: float, requested_outfit: str = OUTFIT_AUTO) -> tuple[Any, str]:
+    """(the Label's value, the Markdown under the result: attire, outfit, size, time, then any warnings)."""
     width, height = result.image.size
     chosen = result.attire.capitalize()
     if requested != "auto":
         label, how = chosen, "your choice"
+    elif requested_outfit not in SPACE_SPECIAL_OUTFITS:
+        label, how = chosen, "the outfit you picked"
     elif result.attire_probabilities:
         label = {name.capitalize(): p for name, p in result.attire_probabilities.items()}
         how = f"picked from your photo ({result.attire_confidence:.0%} sure)"
     else:
         label, how = chosen, "the default (this model has no attire classifier)"
     info = f"**{chosen}**, {how} · {width} × {height} px JPEG · made in {seconds:.1f} s"
+    info += "\n\n" + describe_outfit(result, requested_outfit)
     faces = getattr(result, "faces_found", 1)
     if faces > 1:
-        info += f"\n\n{faces} faces in your photo: the largest was used (crop the photo to choose another)."
+        info += f"\n\n⚠️ {faces} faces in your photo: the largest was used (crop the photo to choose another)."
+    for warning in getattr(result, "warnings", None) or []:
+        info += f"\n\n⚠️ {warning}"
     return label, info
 
 
 def make_headshot(photo: Any, attire: str = "auto", background: str = DEFAULT_BACKGROUND, size: str = "square",
-                  request: gr.Request | None = None):
+                  outfit: str = OUTFIT_AUTO, outfit_photo: Any = None, request: gr.Request | None = None):
     """Photo (gradio file payload or path), attire (auto|suit|blazer), background colour, size preset
-    (square|linkedin|portrait) -> (headshot JPEG path, attire label, info Markdown, download button)."""
+    (square|linkedin|portrait), outfit (auto|keep|none|upload|an outfit id), outfit photo (a second upload, for
+    outfit "upload") -> (headshot JPEG path, attire label, info Markdown, download button)."""
     start = time.perf_counter()
     session = _session(request)
     housekeeping()
     try:
-        data = read_photo(photo, session)
+        data, worn = read_photos(photo, outfit_photo, str(outfit or "").strip().lower() == OUTFIT_UPLOAD, session)
         requested = attire_choice(attire)
         preset = size_preset(size)
-        result = _run_pipeline(data, requested, parse_background(background), preset.size, preset.aspect)
+        requested_outfit = outfit_choice(outfit)
+        options = (requested, parse_background(background), preset.size, preset.aspect)
+        if worn is None:
+            result = _run_pipeline(data, *options, requested_outfit)
+        else:
+            with _outfit_photos.as_file(worn) as path:
+                result = _run_pipeline(data, *options, str(path))
     except Exception as err:  # noqa: BLE001 - every error becomes a friendly message on the page
         raise friendly_error(err) from None
     finally:
         release_memory()  # the pipeline's temporaries (a 12-megapixel photo is ~36 MB each) are freed by now
     width, height = result.image.size
     path = _outputs.save(result.image, session, f"headshot-{result.attire}-{width}x{height}.jpg")
-    label, info = describe(result, requested, time.perf_counter() - start)
+    label, info = describe(result, requested, time.perf_counter() - start, requested_outfit)
     download = gr.DownloadButton(f"Download JPEG ({width} × {height})", value=str(path), interactive=True)
     return str(path), label, info, download
 
@@ -580,15 +789,15 @@ good light.
 """
 
 PRIVACY = f"""\
-**Privacy:** photos are processed in memory and not kept. Your uploaded file is deleted as soon as your \
-headshot is made; the headshot is deleted from the server when you close this page (after {OUTPUT_TTL_S // 60} \
-minutes at the latest). Nothing is used for training.
+**Privacy:** photos are processed in memory and not kept. Your uploaded files (selfie, outfit photo) are deleted \
+as soon as your headshot is made; the headshot is deleted from the server when you close this page (after \
+{OUTPUT_TTL_S // 60} minutes at the latest). Nothing is used for training.
 """
 
 CREDITS = f"""\
 Example photos: DeBruine, L. M. & Jones, B. C. (2017), *Face Research Stimuli* (Canada set), \
 [CC BY 4.0](https://creativecommons.org/licenses/by/4.0/). \
-Model: [{MODEL_REPO}](https://huggingface.co/{MODEL_REPO}) · made with \
+{{outfits}} Model: [{MODEL_REPO}](https://huggingface.co/{MODEL_REPO}) · made with \
 [cyclegan-biz](https://huggingface.co/{MODEL_REPO}) {cyclegan_biz.__version__}.
 """
 
@@ -609,6 +818,7 @@ CSS = """
 #swatches { gap: 6px; }
 #swatches button { min-width: 0 !important; flex: 1 1 0; }
 #result-info { min-height: 1.5em; }
+#outfit-credits { font-size: 0.85em; }
 """ + _swatch_css()
 
 # System fonts: the page loads nothing from third-party servers.
@@ -616,6 +826,27 @@ SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Robo
                 "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+
+
+def _outfit_picker(attire_radio: gr.Radio) -> tuple[gr.Dropdown, gr.Image]:
+    """The outfit dropdown, a gallery per attire whose clicks set it (and the attire), and the (hidden until chosen)
+    upload of the visitor's own outfit photo."""
+    outfit = gr.Dropdown(outfit_choices(), value=OUTFIT_AUTO, label="Outfit", elem_id="outfit",
+                         info="Click an outfit in the gallery, or choose Auto, your own clothes or your own photo.")
+    with gr.Tabs(elem_id="outfit-gallery"):
+        for attire in sorted(ATTIRES, key=lambda name: name != "suit"):  # suits first
+            with gr.Tab(f"{attire.capitalize()}s ({len(outfit_rows(attire))})", elem_id=f"tab-{attire}"):
+                gallery = gr.Gallery(gallery_items(attire), columns=4, height=300, allow_preview=False,
+                                     show_label=False, object_fit="contain", elem_id=f"gallery-{attire}")
+                gallery.select(picked_outfit(attire), None, [outfit, attire_radio], queue=False,
+                               api_visibility="private")
+    attire_radio.change(outfit_for_attire, [attire_radio, outfit], outfit, queue=False, api_visibility="private")
+    with gr.Column(visible=False, elem_id="outfit-upload") as upload_box:
+        outfit_photo = gr.Image(label="Your own outfit photo: someone in business clothes, head and both shoulders",
+                                sources=["upload", "clipboard"], type="filepath", height=240, elem_id="outfit-photo")
+    outfit.change(lambda value: gr.Column(visible=value == OUTFIT_UPLOAD), outfit, upload_box, queue=False,
+                  api_visibility="private")
+    return outfit, outfit_photo
 
 
 def build_demo() -> gr.Blocks:
@@ -627,6 +858,7 @@ def build_demo() -> gr.Blocks:
                 photo = gr.Image(label="Your selfie", sources=["upload", "webcam", "clipboard"], type="filepath",
                                  height=420, elem_id="photo")
                 attire = gr.Radio(ATTIRE_CHOICES, value="auto", label="Attire", elem_id="attire")
+                outfit, outfit_photo = _outfit_picker(attire)
                 background = gr.ColorPicker(DEFAULT_BACKGROUND, label="Background colour", elem_id="background",
                                              info="Click the swatch for any colour, or pick a preset below.")
                 with gr.Row(elem_id="swatches"):
@@ -650,9 +882,11 @@ def build_demo() -> gr.Blocks:
                 with gr.Column(visible=False) as details:  # shown with the first result
                     attire_label = gr.Label(label="Attire", elem_id="attire-label")
         gr.Markdown(PRIVACY, elem_id="privacy")
-        gr.Markdown(CREDITS, elem_id="credits")
+        gr.Markdown(CREDITS.format(outfits=outfit_sources()), elem_id="credits")
+        with gr.Accordion("Outfit credits", open=False, elem_id="outfit-credits"):
+            gr.Markdown(outfit_credits())
 
-        run.click(make_headshot, inputs=[photo, attire, background, size],
+        run.click(make_headshot, inputs=[photo, attire, background, size, outfit, outfit_photo],
                   outputs=[result, attire_label, result_info, download],
                   api_name="headshot", preprocess=False, show_progress_on=[result],
                   ).success(lambda: gr.Column(visible=True), None, details, queue=False, api_visibility="private")
@@ -677,7 +911,7 @@ def main(argv: list[str] | None = None) -> None:
     threading.Thread(target=_sweep_forever, name="housekeeping", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
     demo = build_demo()
-    demo.queue(default_concurrency_limit=int(os.environ.get("CYCLEBIZ_CONCURRENCY") or 1), max_size=32)
+    demo.queue(default_concurrency_limit=int(setting("CONCURRENCY") or 1), max_size=32)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=f"{MAX_UPLOAD_MB}mb",
                 show_error=False, ssr_mode=False, theme=THEME, css=CSS,
                 run_history=False,  # gradio's run history would keep photos in the browser (or a bucket)

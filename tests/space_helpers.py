@@ -2,7 +2,7 @@
 
     python tests/space_helpers.py serve-tiny MODEL_DIR [app.py arguments...]
 
-makes a tiny randomly initialised model in MODEL_DIR (if missing), points CYCLEBIZ_MODEL at it and runs
+makes a tiny randomly initialised model in MODEL_DIR (if missing), points CYCLEGAN_BIZ_MODEL at it and runs
 space/app.py as ``__main__`` in the same process (torch is imported once, not twice: that halves the start-up on a
 slow machine).
 """
@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 def serve_tiny(model_dir: str, app_args: list[str]) -> None:
-    os.environ["CYCLEBIZ_MODEL"] = str(make_tiny_model(model_dir))
+    os.environ["CYCLEGAN_BIZ_MODEL"] = str(make_tiny_model(model_dir))
     sys.argv = [str(APP), *app_args]
     sys.path.insert(0, str(APP.parent))
     runpy.run_path(str(APP), run_name="__main__")

@@ -69,7 +69,7 @@ def test_real_entry_point_converts_and_reports_failures(tiny_model, bad_inputs, 
     command = [SCRIPT if SCRIPT.exists() else shutil.which("cyclegan-biz"), "convert", MAN, WOMAN,
                *bad_inputs.values(), "--output", out_dir, "--model", model, "--size", "256", "--json"]
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    env.pop(cli.DEBUG_ENV, None)
+    env.pop("CYCLEGAN_BIZ_DEBUG", None)
     proc = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -17,10 +17,11 @@ from PIL import Image
 from cyclegan_biz import sources
 from cyclegan_biz.constants import PAD_VALUE
 from cyclegan_biz.errors import MissingWeightsError, NoFaceError
-from cyclegan_biz.face import CANONICAL_EYE_CENTER, Face, _mediapipe_groups
 from cyclegan_biz.sources import DOMAINS, GENDERS, iter_images, scan_folder
 from cyclegan_biz.training import dataset as data
 from cyclegan_biz.training.dataset import UnpairedImageDataset, align_photo, example_to_tensors, to_pil_mask
+from cyclegan_biz.vision.geometry import CANONICAL_EYE_CENTER
+from cyclegan_biz.vision.landmarks import Face, _mediapipe_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOLUTION = 64
@@ -267,7 +268,7 @@ def test_iter_images(folders, monkeypatch):
 
 
 def test_missing_weights_stop_the_build_instead_of_skipping_every_photo(folders, monkeypatch):
-    from cyclegan_biz import face
+    from cyclegan_biz.vision import landmarks as face
 
     class NoWeights:
         name = "no-weights"

@@ -8,20 +8,17 @@ import pytest
 from PIL import Image
 
 from cyclegan_biz.errors import FaceTooSmallError, NoFaceError
-from cyclegan_biz.face import (
+from cyclegan_biz.imageio import load_rgb_array
+from cyclegan_biz.vision.geometry import (
     CANONICAL_EYE_CENTER,
     CANONICAL_FACE_SIZE,
-    MIN_FACE_SIZE,
     Alignment,
     align_face,
     compose_affine,
-    detect_face,
-    face_mask,
-    get_backend,
     invert_affine,
-    person_mask,
 )
-from cyclegan_biz.imageio import load_rgb_array
+from cyclegan_biz.vision.landmarks import MIN_FACE_SIZE, detect_face, face_mask, get_backend
+from cyclegan_biz.vision.segmentation import person_mask
 
 NOSE_TIP = 1  # mediapipe face-mesh index of the nose tip
 
@@ -95,8 +92,8 @@ def test_points_round_trip_between_photo_and_crop(photos):
     alignment = align_face(face, 256)
     rng = np.random.default_rng(0)
     points = rng.uniform(0, 512, size=(50, 2)).astype(np.float32)
-    np.testing.assert_allclose(alignment.to_photo(alignment.to_crop(points)), points, atol=0.05)
-    np.testing.assert_allclose(alignment.to_photo(alignment.to_crop(face.points)), face.points, atol=0.05)
+    np.testing.assert_allclose(alignment.to_photo(alignment.to_canvas(points)), points, atol=0.05)
+    np.testing.assert_allclose(alignment.to_photo(alignment.to_canvas(face.points)), face.points, atol=0.05)
     np.testing.assert_allclose(compose_affine(alignment.matrix, alignment.inverse), [[1, 0, 0], [0, 1, 0]],
                                atol=1e-9)
     np.testing.assert_allclose(invert_affine(alignment.inverse), alignment.matrix, atol=1e-9)
@@ -156,7 +153,7 @@ def test_valid_mask_marks_padding_in_a_tight_crop(photos):
     h, w = tight.shape[:2]
     corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]], np.float32)
     square = np.array([[-0.5, -0.5], [127.5, -0.5], [127.5, 127.5], [-0.5, 127.5]], np.float32)
-    area, _ = cv2.intersectConvexConvex(alignment.to_crop(corners), square)
+    area, _ = cv2.intersectConvexConvex(alignment.to_canvas(corners), square)
     assert valid.sum() == pytest.approx(area, rel=0.03)
 
 
@@ -173,8 +170,11 @@ def test_resized_alignment_keeps_the_framing(photos):
     big = align_face(face, 256)
     small = big.resized(128)
     assert isinstance(small, Alignment) and small.size == 128
-    np.testing.assert_allclose(small.matrix, align_face(face, 128).matrix, atol=1e-6)
-    np.testing.assert_allclose(small.to_crop(face.points), big.to_crop(face.points) / 2, atol=1e-3)
+    # Pixel-centre exact (as cv2.resize): pixel i of the big crop sits at (i + 0.5) / 2 - 0.5 on the small one, so
+    # the small crop is align_face(face, 128) shifted by a quarter pixel (the canonical anchor is a pixel position).
+    np.testing.assert_allclose(small.to_canvas(face.points), (big.to_canvas(face.points) + 0.5) / 2 - 0.5, atol=1e-3)
+    np.testing.assert_allclose(small.matrix[:, :2], align_face(face, 128).matrix[:, :2], atol=1e-6)
+    np.testing.assert_allclose(small.matrix[:, 2], align_face(face, 128).matrix[:, 2] - 0.25, atol=1e-6)
     # The small crop looks like the big one shrunk.
     shrunk = cv2.resize(big.warp(image), (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
     direct = small.warp(image).astype(np.float32)
@@ -289,3 +289,25 @@ def test_several_faces_use_the_largest(photos, big_first):
     assert face.size() == pytest.approx(big_face.size(), rel=0.05)
     assert face.faces_found == 2  # reported, so callers can tell the user
     assert detect_face(big).faces_found == 1
+
+
+def test_segmentation_backends_are_chosen_by_name(monkeypatch):
+    from cyclegan_biz.vision import segmentation
+
+    class HalfPerson:
+        name = "half"
+
+        def __call__(self, image):
+            mask = np.zeros(image.shape[:2], np.float32)
+            mask[:, : image.shape[1] // 2] = 1.0
+            return mask
+
+    monkeypatch.setitem(segmentation._SEGMENTERS, "half", HalfPerson)
+    segmentation._segmenter.cache_clear()
+    image = np.zeros((4, 6, 3), np.uint8)
+    mask = person_mask(image, backend="half")
+    assert mask[:, :3].min() == 1.0 and mask[:, 3:].max() == 0.0
+    assert segmentation.get_segmenter("half") is segmentation.get_segmenter("half")  # created once
+    with pytest.raises(ValueError, match="Unknown segmentation backend 'nope'"):
+        person_mask(image, backend="nope")
+    segmentation._segmenter.cache_clear()

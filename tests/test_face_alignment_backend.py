@@ -22,18 +22,11 @@ import face_alignment.utils  # noqa: E402, F811
 import torch  # noqa: E402
 from face_alignment.models import FAN  # noqa: E402
 
-from cyclegan_biz import face as face_module  # noqa: E402
-from cyclegan_biz import face_alignment_backend as fab  # noqa: E402
 from cyclegan_biz.errors import MissingWeightsError, NoFaceError  # noqa: E402
-from cyclegan_biz.face import (  # noqa: E402
-    CANONICAL_EYE_CENTER,
-    Face,
-    align_face,
-    detect_face,
-    face_mask,
-    get_backend,
-    reset_backends,
-)
+from cyclegan_biz.vision import face_alignment_backend as fab  # noqa: E402
+from cyclegan_biz.vision import landmarks as face_module  # noqa: E402
+from cyclegan_biz.vision.geometry import CANONICAL_EYE_CENTER, align_face  # noqa: E402
+from cyclegan_biz.vision.landmarks import Face, detect_face, face_mask, get_backend, reset_backends  # noqa: E402
 
 FAN_URL = fab.fan_url()
 FAN_FILE = Path(FAN_URL.split("?")[0]).name

@@ -82,15 +82,16 @@ def test_save_and_load_round_trip(tmp_path):
 
 @pytest.fixture(scope="module")
 def portrait():
-    from cyclegan_biz.face import detect_face, person_mask
     from cyclegan_biz.imageio import load_rgb_array
+    from cyclegan_biz.vision.landmarks import detect_face
+    from cyclegan_biz.vision.segmentation import person_mask
 
     photo = load_rgb_array(FIXTURES / "us-congress-A000022.jpg")
     return photo, detect_face(photo, min_face_size=0), person_mask(photo)
 
 
 def test_seam_band_is_under_the_chin_and_off_the_face(portrait):
-    from cyclegan_biz.face import face_mask
+    from cyclegan_biz.vision.landmarks import face_mask
     from cyclegan_biz.wardrobe.finishing import CHIN, composite_band
 
     photo, face, person = portrait

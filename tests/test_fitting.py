@@ -16,10 +16,11 @@ from cyclegan_biz import cli
 from cyclegan_biz.compose import FaceBlend
 from cyclegan_biz.compose import face_alpha as feathered_face
 from cyclegan_biz.errors import CycleBizError
-from cyclegan_biz.face import Face, detect_face, face_mask, person_mask
 from cyclegan_biz.headshot_frame import FRAME_TARGETS, HeadTop, head_top, headshot_framing
 from cyclegan_biz.imageio import load_rgb_array
 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+from cyclegan_biz.vision.landmarks import Face, detect_face, face_mask
+from cyclegan_biz.vision.segmentation import person_mask
 from cyclegan_biz.wardrobe import fitting
 from cyclegan_biz.wardrobe.builder import NoOutfitError
 from cyclegan_biz.wardrobe.catalogue import UnknownOutfitError, load_wardrobe
@@ -142,6 +143,18 @@ def test_fit_on_a_real_head(man_canvas):
     chin_x, chin_y = np.round(face.points[152]).astype(int)
     neck = result.image[chin_y + int(0.08 * face.size()), chin_x]
     assert np.linalg.norm(_lab(neck)[0] - fitting.cheek_lab(canvas, face)) < 20
+
+
+def test_painted_neck_starts_from_the_lit_cheek(man_canvas):
+    canvas, _, face = man_canvas
+    side_lit = canvas.copy()
+    middle = int(face.points[:, 0].mean())
+    side_lit[:, :middle] //= 3  # light from the image's right: the left cheek in deep shadow
+    lit = fitting.lit_cheek_lab(side_lit, face)
+    both = fitting.cheek_lab(side_lit, face)
+    assert lit[0] > both[0] + 5  # the median of both cheeks is partly shadow
+    assert np.linalg.norm(lit - fitting.cheek_lab(canvas, face, fitting.CHEEK_RIGHT)) < 3  # the lit side, as it was
+    assert np.linalg.norm(fitting.lit_cheek_lab(canvas, face) - fitting.cheek_lab(canvas, face)) < 8  # even light
 
 
 def test_fit_on_a_rolled_head_stays_level(pipe):
@@ -297,7 +310,7 @@ def test_headshot_frame_puts_headroom_above_the_mask():
 
 def test_custom_outfit_from_a_photo_is_cut_once(pipe, tmp_path, monkeypatch):
     dressed = tmp_path / "my-suit.jpg"
-    pipe(MAN, outfit="suit-navy-01", size=512, aspect="4:5").image.save(dressed, quality=92)
+    pipe(MAN, outfit="suit-navy-10", size=512, aspect="4:5").image.save(dressed, quality=92)
     from cyclegan_biz.wardrobe import builder
 
     calls = []
@@ -350,3 +363,41 @@ def test_mirrored_outfit_fits_too():
     outfit = synthetic_outfit()
     mirrored = replace(outfit).mirrored()
     assert mirrored.anchor("chin")[0] == pytest.approx(outfit.size[0] - 1 - outfit.anchor("chin")[0])
+
+
+def test_clothes_detail_is_brought_to_the_face():
+    """Clothes much sharper than a soft face are softened to about the face's detail; next to a sharp face they
+    are left alone (the measurement is ``evaluation.sharpness``': clothes over face detail)."""
+    rng = np.random.default_rng(0)
+    texture = np.clip(rng.normal(128, 40, (600, 600, 3)), 0, 255).astype(np.uint8)
+    alpha = np.ones((600, 600), dtype=np.float32)
+    face_size = 300.0  # canvas px: the measurement scale is fitting.DETAIL_FACE_PX per face size
+    factor = fitting.DETAIL_FACE_PX / face_size
+
+    def ratio(rgb: np.ndarray, face_energy: float) -> float:
+        gray = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), None, fx=factor, fy=factor,
+                          interpolation=cv2.INTER_AREA)
+        return fitting.detail_energy(gray, np.ones(gray.shape, bool)) / face_energy
+
+    soft_face = 0.2 * ratio(texture, 1.0)  # the texture is 5x as detailed as this face
+    softened = fitting.match_detail(texture, alpha, face_size, soft_face, scale=3.0)
+    assert ratio(texture, soft_face) > 4
+    assert ratio(softened, soft_face) <= 1.6  # within the real portraits' range (5th-95th: 0.32-1.54), near 1
+    sharp_face = 1.5 * ratio(texture, 1.0)  # ratio 0.67: between MIN_ and MAX_DETAIL_RATIO
+    assert np.array_equal(fitting.match_detail(texture, alpha, face_size, sharp_face, scale=3.0), texture)
+
+
+def test_outfit_skin_keeps_little_of_the_wearer_lines():
+    """A thin dark line in the outfit's skin layer (the wearer's jaw line or a neck fold, enlarged) shows at most
+    about a third of its depth on the user's recoloured skin."""
+    from cyclegan_biz.wardrobe.builder import to_lab
+
+    skin = np.full((200, 200, 3), (200, 150, 130), dtype=np.uint8)
+    skin[98:102, :] = (120, 80, 70)  # a 4 px line across
+    alpha = np.ones((200, 200), dtype=np.float32)
+    target = to_lab(np.array([[[205, 160, 140]]], dtype=np.uint8))[0, 0]
+    out = fitting.recolour_skin(skin, alpha, target, face_size=300.0)
+    lightness = to_lab(out)[..., 0]
+    line_depth = float(lightness[150, 100] - lightness[100, 100])
+    original_depth = float(to_lab(skin)[150, 100, 0] - to_lab(skin)[100, 100, 0])
+    assert 0 < line_depth <= 0.4 * original_depth

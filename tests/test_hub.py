@@ -30,7 +30,7 @@ def test_top_level_names_are_imported_on_first_use():
             "print(heavy, CycleBizGenerator.__name__, Pipe.__module__, os.environ['OMP_WAIT_POLICY'])")
     env = {"PATH": "", "PYTHONPATH": str(ROOT)}  # no OMP_WAIT_POLICY from outside: the package sets it
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
-    assert out.split() == ["[]", "CycleBizGenerator", "cyclegan_biz.pipeline", "PASSIVE"]
+    assert out.split() == ["[]", "CycleBizGenerator", "cyclegan_biz.pipeline.selfie_to_business", "PASSIVE"]
 
 
 @pytest.fixture

@@ -16,9 +16,10 @@ from cyclegan_biz.evaluation.features import FeatureExtractor
 from cyclegan_biz.evaluation.folders import pair_by_stem, read_gender_labels
 from cyclegan_biz.evaluation.identity import identity_summary
 from cyclegan_biz.evaluation.probes import DOMAIN_CLASSES, LinearProbe, cached_probe, expected_attire, fit_with_holdout
-from cyclegan_biz.face import detect_face, face_mask, person_mask
 from cyclegan_biz.imageio import load_rgb_array
 from cyclegan_biz.sources import scan_folder
+from cyclegan_biz.vision.landmarks import detect_face, face_mask
+from cyclegan_biz.vision.segmentation import person_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "cyclegan_biz" / "examples").glob("*.jpg"))

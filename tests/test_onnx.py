@@ -21,7 +21,7 @@ ort = pytest.importorskip("onnxruntime")
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT_SCRIPT = ROOT / "scripts" / "export_onnx.py"
-MAN = Path(pipeline_module.__file__).parent / "examples" / "canada-095m.jpg"
+MAN = Path(pipeline_module.__file__).parents[1] / "examples" / "canada-095m.jpg"
 
 
 @pytest.fixture(scope="module")

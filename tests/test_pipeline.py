@@ -12,16 +12,18 @@ import torch
 from PIL import Image
 
 from cyclegan_biz import pipeline as pipeline_module
-from cyclegan_biz.compose import FaceBlend, Framing, InvalidOptionError, inner_distance, parse_color
+from cyclegan_biz.compose import DEFAULT_BACKGROUND, FaceBlend, inner_distance, parse_color
 from cyclegan_biz.constants import PAD_VALUE
-from cyclegan_biz.errors import CycleBizError, FaceTooSmallError, MissingWeightsError, NoFaceError
-from cyclegan_biz.face import CANONICAL_FACE_SIZE, align_face, detect_face, face_mask
+from cyclegan_biz.errors import CycleBizError, FaceTooSmallError, InvalidOptionError, MissingWeightsError, NoFaceError
 from cyclegan_biz.imageio import load_rgb_array
 from cyclegan_biz.models.generator import ATTIRE_CLASSES
 from cyclegan_biz.pipeline import HeadshotResult, SelfieToBusinessPipeline, decode
 from cyclegan_biz.testing import make_random_model
+from cyclegan_biz.vision.geometry import CANONICAL_FACE_SIZE, Framing, align_face
+from cyclegan_biz.vision.landmarks import detect_face, face_mask
+from cyclegan_biz.wardrobe.vocabulary import ATTIRES
 
-EXAMPLES = Path(pipeline_module.__file__).parent / "examples"
+EXAMPLES = Path(pipeline_module.__file__).parents[1] / "examples"
 MAN = EXAMPLES / "canada-095m.jpg"
 WOMAN = EXAMPLES / "canada-010f.jpg"
 
@@ -50,7 +52,8 @@ def pipe(tiny_model) -> SelfieToBusinessPipeline:
 
 
 def test_attire_classes_match_the_generator():
-    assert pipeline_module.ATTIRE_CLASSES == ATTIRE_CLASSES
+    # the generator's class ids are the vocabulary's order (female -> blazer 0, male -> suit 1, as the dataset)
+    assert ATTIRE_CLASSES is ATTIRES and ATTIRES.index("blazer") == 0 and ATTIRES.index("suit") == 1
 
 
 @pytest.mark.parametrize("aspect", ["1:1", "4:5"])
@@ -62,12 +65,12 @@ def test_face_core_is_the_input_after_alignment(pipe, aspect):
     photo = load_rgb_array(MAN)
     face = detect_face(photo)
 
-    # The output framing is the canonical alignment at output size (pixel-centre exact scaling).
+    # The output framing is the canonical alignment at model resolution resized to output size (pixel-centre exact).
     factor = size / pipe.resolution
     canonical = align_face(face, pipe.resolution).resized(size).matrix
     np.testing.assert_allclose(result.framing.matrix[:, :2], canonical[:, :2], rtol=1e-5)
     top = round(pipe.resolution * 0.10) * factor if aspect == "4:5" else 0.0
-    np.testing.assert_allclose(result.framing.matrix[:, 2], canonical[:, 2] + (factor - 1) / 2 + [0, top], atol=1e-3)
+    np.testing.assert_allclose(result.framing.matrix[:, 2], canonical[:, 2] + [0, top], atol=1e-3)
 
     expected = result.framing.warp(photo)
     mask = face_mask(out.shape, face.transformed(result.framing.matrix))
@@ -95,7 +98,7 @@ def test_background_accepts_names_tuples_and_default(pipe):
     named = pipe(WOMAN, size=128, background="navy")
     assert named.image.getpixel((0, 0)) == (0, 0, 128)
     default = pipe(WOMAN, size=128)
-    assert default.image.getpixel((0, 0)) == pipeline_module.DEFAULT_BACKGROUND
+    assert default.image.getpixel((0, 0)) == DEFAULT_BACKGROUND
     assert pipe(WOMAN, size=128, background=(10, 200, 30)).image.getpixel((0, 0)) == (10, 200, 30)
 
 
@@ -113,7 +116,15 @@ def test_attire_choice_wins_and_reaches_the_generator(pipe, attire):
     assert seen[0].dtype == torch.long and seen[0].tolist() == [ATTIRE_CLASSES.index(attire)]
 
 
-def test_auto_attire_uses_discriminator_a(pipe):
+@pytest.fixture
+def no_attire_classifier(monkeypatch):
+    """As without the attire classifier's weights: attire="auto" falls back to the discriminator's class head."""
+    from cyclegan_biz.wardrobe import attire_classifier
+
+    monkeypatch.setattr(attire_classifier, "load_attire_classifier", lambda: None)
+
+
+def test_auto_attire_uses_discriminator_a_without_the_attire_classifier(pipe, no_attire_classifier):
     seen = []
     handle = pipe.generator.register_forward_pre_hook(lambda module, args: seen.append(args[1].clone()))
     try:
@@ -135,7 +146,7 @@ def test_auto_attire_uses_discriminator_a(pipe):
     assert result.attire_confidence == pytest.approx(float(probs.max()), abs=0.02)
 
 
-def test_auto_attire_without_discriminator_falls_back(tmp_path):
+def test_auto_attire_without_discriminator_falls_back(tmp_path, no_attire_classifier):
     pipe = SelfieToBusinessPipeline.from_pretrained(make_tiny_model(tmp_path, discriminator=False), engine="torch")
     result = pipe(MAN, size=128)
     assert result.attire == pipeline_module.FALLBACK_ATTIRE
@@ -160,7 +171,8 @@ def test_projected_discriminator_is_loaded_by_class_name(tmp_path):
     assert result.attire_confidence is not None and 0.5 <= result.attire_confidence <= 1
 
 
-def test_projected_discriminator_without_its_backbone_package_falls_back(tmp_path, monkeypatch, caplog):
+def test_projected_discriminator_without_its_backbone_package_falls_back(tmp_path, monkeypatch, caplog,
+                                                                        no_attire_classifier):
     import cyclegan_biz.models.projected_discriminator as projected
 
     def missing():
@@ -271,7 +283,7 @@ def test_parse_color():
     assert parse_color("white") == (255, 255, 255)
     assert parse_color("#336699") == parse_color("336699") == parse_color("51, 102, 153") == (51, 102, 153)
     assert parse_color("#fff") == (255, 255, 255)
-    assert parse_color("studio-grey") == pipeline_module.DEFAULT_BACKGROUND
+    assert parse_color("studio-grey") == DEFAULT_BACKGROUND
     assert parse_color([1, 2, 3]) == (1, 2, 3)
     with pytest.raises(InvalidOptionError):
         parse_color("256,0,0")
@@ -330,13 +342,13 @@ def test_pipeline_is_thread_safe(pipe):
 
 # --- loading -----------------------------------------------------------------------------------------------------
 def test_missing_bundled_model_gives_advice(monkeypatch, tmp_path):
-    monkeypatch.setattr(pipeline_module, "DEFAULT_MODEL_DIR", tmp_path / "missing")
+    monkeypatch.setattr(pipeline_module.hub, "DEFAULT_MODEL_DIR", tmp_path / "missing")
     with pytest.raises(MissingWeightsError, match="bundled model is missing"):
         SelfieToBusinessPipeline.from_pretrained()
 
 
 def test_bundled_model_is_the_default(monkeypatch, tiny_model):
-    monkeypatch.setattr(pipeline_module, "DEFAULT_MODEL_DIR", tiny_model)
+    monkeypatch.setattr(pipeline_module.hub, "DEFAULT_MODEL_DIR", tiny_model)
     pipe = SelfieToBusinessPipeline.from_pretrained(engine="torch")
     assert pipe.model_dir == tiny_model and pipe.resolution == 64
 

@@ -9,6 +9,12 @@ it applies to any two folders and any model.
 ``probes``         logistic-regression probes (scikit-learn): business-looking? suit or blazer?
 ``folders``        ``evaluate_folders``: all of the above on a folder of outputs (and inputs)
 ``report``         ``write_outputs``: metrics.json, report.md and the contact sheet
+``clothes_probe``  business vs casual clothes, below the chin only (shipped probe in ``data/``)
+``seams``          chin-to-collar seam statistics (no learning), thresholds from real portraits
+``sharpness``      high-frequency energy of the clothes relative to the face
+``recomposite``    a real portrait's own outfit fitted back under its altered head: Lab error in the band
+``outfit_metrics`` the outfit measurements per folder, their summary, the fixed KID reference
+``references``     the stored references (``data/``: clothes probe, real-portrait ranges)
 =================  ==========================================================================================
 
 New measurements go in a new module here, added to ``folders.pair_metrics`` / ``folders.summarize`` and to

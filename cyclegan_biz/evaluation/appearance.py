@@ -9,15 +9,15 @@ import cv2
 import numpy as np
 
 from ..errors import CycleBizError
-from ..face import align_face, detect_face, face_mask, person_mask
 from ..imageio import ImageInput, load_rgb_array
+from ..vision.geometry import align_face, shrink_to
+from ..vision.landmarks import detect_face, face_mask
+from ..vision.segmentation import person_mask
 
 
 def rgb_array(image: ImageInput, max_side: int) -> np.ndarray:
     """``image`` as RGB uint8, shrunk (area-averaged) to at most ``max_side`` px on its long side; never enlarged."""
-    rgb = load_rgb_array(image, max_side=None)
-    scale = max_side / max(rgb.shape[:2])
-    return cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    return shrink_to(load_rgb_array(image, max_side=None), max_side)[0]
 
 
 def aligned_face(image: ImageInput, size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

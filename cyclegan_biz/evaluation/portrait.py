@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..face import CANONICAL_FACE_SIZE, Alignment, Face, align_face, detect_face, face_mask, person_mask
+from ..vision.geometry import CANONICAL_FACE_SIZE, Alignment, align_face
+from ..vision.landmarks import Face, detect_face, face_mask
+from ..vision.segmentation import person_mask
 
 CROP_SIZE = 256
 CHIN = 152  # mediapipe face-mesh point at the bottom of the chin
@@ -70,7 +72,7 @@ class Portrait:
         return self.alignment.valid_mask(self.rgb.shape).astype(bool)
 
     def crop_points(self) -> np.ndarray:
-        return self.alignment.to_crop(self.face.points)
+        return self.alignment.to_canvas(self.face.points)
 
     def crop_face_mask(self) -> np.ndarray:
         return face_mask((CROP_SIZE, CROP_SIZE), self.face.transformed(self.alignment.matrix)).astype(bool)

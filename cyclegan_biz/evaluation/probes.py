@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from ..sources import scan_folder
+from ..wardrobe.vocabulary import ATTIRE_AUTO, ATTIRES, attire_for_gender
 from .features import embed_files, fingerprint
 
-ATTIRES = ("blazer", "suit")  # attire probe classes: 0 = blazer (women), 1 = suit (men)
 DOMAIN_CLASSES = ("casual", "business")
 # Each probe's classes and the image region its features come from. The attire probe sees only the lower half:
 # on the whole image it learnt gender (face, hair) more than clothes.
@@ -61,9 +61,9 @@ class LinearProbe:
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Probability of ``classes[1]`` for each row (what ``LogisticRegression.predict_proba[:, 1]`` gives)."""
-        from scipy.special import expit
-
-        return expit(((np.asarray(features, dtype=np.float64) - self.mean) / self.scale) @ self.weight + self.bias)
+        logits = ((np.asarray(features, dtype=np.float64) - self.mean) / self.scale) @ self.weight + self.bias
+        # numpy only (no scipy): the attire classifier runs at inference, without the eval extra
+        return 0.5 * (1.0 + np.tanh(0.5 * logits))  # = 1 / (1 + exp(-logits)), without overflow
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """0/1 class index per row."""
@@ -173,9 +173,9 @@ def fit_probes(train_casual: Sequence[str | Path], train_business: Sequence[str 
 
 def expected_attire(requested: str, gender: str | None) -> str | None:
     """The attire an output should wear: the requested one, or for "auto" the one matching the gender label."""
-    if requested != "auto":
+    if requested != ATTIRE_AUTO:
         return requested
-    return {"female": "blazer", "male": "suit"}.get(gender or "")
+    return attire_for_gender(gender)
 
 
 def classify_outputs(records: list[dict], feats_out: dict[str, np.ndarray], probes: dict[str, LinearProbe],

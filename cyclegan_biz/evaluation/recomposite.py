@@ -21,8 +21,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..face import CANONICAL_FACE_SIZE, Face, align_face, compose_affine, detect_face, invert_affine, person_mask
 from ..imageio import load_rgb_array
+from ..vision.geometry import CANONICAL_FACE_SIZE, align_face, compose_affine, invert_affine
+from ..vision.landmarks import Face, detect_face
+from ..vision.segmentation import person_mask
 from .portrait import CHIN, CROP_SIZE, band_mask, lab
 
 Fitter = Callable[..., Any]
@@ -67,7 +69,7 @@ def band_error(output: np.ndarray, matrix: np.ndarray, truth: np.ndarray, face_p
     output_to_crop = compose_affine(alignment.matrix, invert_affine(matrix))
     out_crop = cv2.warpAffine(output, output_to_crop, size, flags=cv2.INTER_AREA)
     person = person_mask(truth) if truth_person is None else truth_person
-    chin = alignment.to_crop(face_points)[CHIN]
+    chin = alignment.to_canvas(face_points)[CHIN]
     usable = (band_mask(chin, CANONICAL_FACE_SIZE * CROP_SIZE, size)
               & (alignment.warp(person) >= 0.5) & alignment.valid_mask(truth.shape).astype(bool))
     if usable.sum() < 20:

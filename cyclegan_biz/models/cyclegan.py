@@ -48,7 +48,7 @@ class CycleGAN:
     @classmethod
     def from_pretrained(cls, folder_or_hub_id: str | Path, torch_dtype: torch.dtype | None = None) -> CycleGAN:
         """Load every part present. A Hub id is downloaded first (all of it, then cached)."""
-        from ..pipeline import resolve_model_dir  # phase 2 of issue 9 moves Hub resolution to pipeline/hub.py
+        from ..pipeline.hub import resolve_model_dir
 
         folder = resolve_model_dir(folder_or_hub_id, allow_patterns=None)
         kwargs = {"torch_dtype": torch_dtype} if torch_dtype else {}

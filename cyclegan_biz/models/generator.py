@@ -8,8 +8,10 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-# Attire classes; their ids equal the gender ids of the dataset (female -> blazer, male -> suit).
-ATTIRE_CLASSES = ("blazer", "suit")
+from ..wardrobe.vocabulary import ATTIRES
+
+# The attire class ids (``wardrobe.vocabulary.ATTIRES``, ordered as the dataset's gender ids).
+ATTIRE_CLASSES = ATTIRES
 
 
 class ResidualBlock(nn.Module):

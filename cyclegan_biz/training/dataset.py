@@ -18,9 +18,11 @@ from PIL import Image
 
 from ..constants import PAD_VALUE
 from ..errors import CycleBizError, MissingWeightsError
-from ..face import align_face, detect_face, face_mask, person_mask
 from ..imageio import load_rgb_array
 from ..sources import DOMAINS, GENDERS, scan_folder
+from ..vision.geometry import align_face
+from ..vision.landmarks import detect_face, face_mask
+from ..vision.segmentation import person_mask
 
 
 def to_pil_mask(mask: np.ndarray) -> Image.Image:
@@ -152,9 +154,10 @@ def write_dataset_card(output: Path, dataset, report: dict[str, Any], resolution
         "---", "pretty_name: cyclegan-biz unpaired selfie/business portraits",
         "task_categories:", "- image-to-image", "tags:", "- cyclegan", "- unpaired", "- portraits", "---", "",
         "# cyclegan-biz unpaired dataset", "",
-        f"Aligned {resolution}x{resolution} head-and-shoulders crops (canonical frame of `cyclegan_biz.face`) "
-        "with a binary face mask (brows to chin), a soft person mask and a valid mask (1 = pixel from the photo, "
-        "0 = grey padding). `gender`: 0 female, 1 male, -1 unlabelled. `domain`: 0 casual (A), 1 business (B).",
+        f"Aligned {resolution}x{resolution} head-and-shoulders crops (canonical frame of "
+        "`cyclegan_biz.vision.geometry`) with a binary face mask (brows to chin), a soft person mask and a valid mask "
+        "(1 = pixel from the photo, 0 = grey padding). `gender`: 0 female, 1 male, -1 unlabelled. "
+        "`domain`: 0 casual (A), 1 business (B).",
         "", f"Photos found: {report['found']}, kept: {report['kept']}, skipped: {report['skipped']} "
         f"({', '.join(f'{k}: {v}' for k, v in report['skipped_by_reason'].items()) or 'none'}).", "",
     ]

@@ -25,9 +25,11 @@ import numpy as np
 
 from ..compose import DEFAULT_BACKGROUND
 from ..errors import CycleBizError
-from ..face import Face, align_face, detect_face, face_mask, person_mask
 from ..imageio import load_rgb_array
 from ..sources import GENDERS, scan_folder
+from ..vision.geometry import align_face
+from ..vision.landmarks import Face, detect_face, face_mask
+from ..vision.segmentation import person_mask
 from ..wardrobe.finishing import CHIN, composite_band
 from ..wardrobe.outfit import Outfit
 

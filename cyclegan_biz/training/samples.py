@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from ..visualize import image_grid
+from ..wardrobe.vocabulary import ATTIRES
 
 
 @torch.no_grad()
@@ -21,8 +22,8 @@ def sample_grid(g_ab, g_ba, samples: list[dict], device) -> Image.Image:
 
     for sample in samples:
         image = sample["image"][None].to(device)
-        suit = g_ab(image, torch.tensor([1], device=device))
-        blazer = g_ab(image, torch.tensor([0], device=device))
+        suit = g_ab(image, torch.tensor([ATTIRES.index("suit")], device=device))
+        blazer = g_ab(image, torch.tensor([ATTIRES.index("blazer")], device=device))
         rec = g_ba(suit)
         face = image * (0.4 + 0.6 * sample["face_mask"][None].to(device))
         person = image * (0.4 + 0.6 * sample["person_mask"][None].to(device))

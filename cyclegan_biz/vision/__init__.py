@@ -1,1 +1,2 @@
-"""Vision models used around the face: body pose."""
+"""What the pipeline sees: face landmarks (``landmarks``, ``face_alignment_backend``), person segmentation
+(``segmentation``), body pose (``pose``) and the frames (``geometry``: alignment, framing, warps)."""

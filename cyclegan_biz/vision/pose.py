@@ -6,8 +6,9 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-import cv2
 import numpy as np
+
+from .geometry import shrink_to
 
 # A shoulder counts as seen when the model's visibility is at least this (mediapipe's own drawing threshold).
 MIN_VISIBILITY = 0.5
@@ -64,8 +65,7 @@ class PoseBackend:
 
     def __call__(self, image: np.ndarray) -> Shoulders | None:
         height, width = image.shape[:2]
-        scale = min(1.0, self.max_side / max(height, width))
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        small, _ = shrink_to(image, self.max_side)
         with self._lock:
             result = self._pose.process(np.ascontiguousarray(small))
         if result.pose_landmarks is None:

@@ -6,7 +6,8 @@
 - ``catalogue``: the wardrobe shipped in ``outfits/``: ``load_wardrobe``, ``list_outfits``, ``get_outfit``,
   ``choose_outfit``;
 - ``builder``: ``cut_outfit`` / ``outfit_from_photo`` (a user's own outfit photo), ``NoOutfitError``;
-- ``collection``: building the shipped wardrobe from the business portraits (``scripts/build_wardrobe.py``).
+- ``collection``: building the shipped wardrobe from the business portraits (``scripts/build_wardrobe.py``);
+- ``attire_classifier``: suit or blazer for ``attire="auto"`` (``scripts/train_attire_classifier.py``).
 Only the vocabulary is imported here, so importing the package stays light (no mediapipe).
 """
 

@@ -24,10 +24,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import CycleBizError, FaceTooSmallError, NoFaceError
-from ..face import Face, detect_face, person_mask
+from ..errors import FaceTooSmallError, NoFaceError, NoOutfitError
 from ..imageio import load_rgb_array
+from ..vision.landmarks import Face, detect_face
 from ..vision.pose import Shoulders, detect_shoulders
+from ..vision.segmentation import person_mask
 from .outfit import Outfit
 from .vocabulary import ATTIRES
 
@@ -50,10 +51,6 @@ PIN_CONTRAST = 20.0
 # Colour-model thresholds (Mahalanobis distance in Lab).
 SKIN_DISTANCE = 3.5
 HAIR_DISTANCE = 2.5
-
-
-class NoOutfitError(CycleBizError):
-    """No outfit can be cut from the photo."""
 
 
 @dataclass

@@ -11,11 +11,15 @@ from .vocabulary import ATTIRES, check_attire
 
 OUTFITS_DIR = Path(__file__).resolve().parent / "outfits"
 
-# The outfit ``attire=...`` gives by default (the first one present); picked by eye from the shipped wardrobe:
-# plain, mid-tone, no pattern, so that they suit most people.
+# The outfits ``attire=...`` picks from by default (the one, or its mirror image, whose wearer's head turn and light
+# side match the person's best; see ``choose_outfit``). Picked by eye from contact sheets of every outfit fitted on
+# the bundled examples and on casual photos: dark, plain jackets with a clean collar; for blazers a high neckline (a
+# top or a shirt under the jacket: a deep bare neckline looks like a long bare neck on most people) and nothing
+# hanging at the neck (blazer-light-blue-01 and blazer-charcoal-01 show a pendant as a bar under the chin).
+# blazer-navy-01 (navy, high green top) was a second default; on eval/canada its folded right lapel looked odd.
 DEFAULT_OUTFITS = {
-    "suit": ("suit-navy-01",),
-    "blazer": ("blazer-navy-01",),
+    "suit": ("suit-navy-10", "suit-navy-12", "suit-navy-20"),
+    "blazer": ("blazer-black-03",),
 }
 # A mirrored outfit must fit the head turn / light this much better to be preferred (keeps choices stable).
 _MIRROR_MARGIN = 0.05
@@ -65,15 +69,22 @@ def get_outfit(outfit_id: str, folder: str | Path | None = None) -> Outfit:
     )
 
 
-def _mismatch(outfit: Outfit, yaw: float, light: float) -> float:
-    return abs(outfit.yaw - yaw) + 0.5 * abs(outfit.light - light)
+def _mismatch(outfit: Outfit, yaw: float, light: float, mirrored: bool = False) -> float:
+    sign = -1.0 if mirrored else 1.0  # the mirror image has the opposite head turn and light side
+    return abs(sign * outfit.yaw - yaw) + 0.5 * abs(sign * outfit.light - light)
+
+
+def _fit(outfit: Outfit, yaw: float, light: float) -> float:
+    """How badly ``outfit`` (or its mirror image, which must fit clearly better) matches the head turn and light."""
+    return min(_mismatch(outfit, yaw, light), _mismatch(outfit, yaw, light, mirrored=True) + _MIRROR_MARGIN)
 
 
 def choose_outfit(
     attire: str, yaw: float = 0.0, light: float = 0.0, colour: str | None = None, folder: str | Path | None = None
 ) -> Outfit:
-    """The default outfit for ``attire`` ("suit" or "blazer"; optionally of a jacket ``colour``), mirrored when
-    that matches the person's head turn ``yaw`` and light side ``light`` better."""
+    """The default outfit for ``attire`` ("suit" or "blazer"; optionally of a jacket ``colour``): among the
+    defaults (``DEFAULT_OUTFITS``, else the first of that colour), the one matching the person's head turn ``yaw``
+    and light side ``light`` best, mirrored when that matches better. Reads no layer but the chosen one's."""
     check_attire(attire, allow_auto=False)
     candidates = [o for o in load_wardrobe(folder) if o.attire == attire and colour in (None, o.colour)]
     if not candidates:
@@ -82,9 +93,8 @@ def choose_outfit(
             f"run `cyclegan-biz outfits` to see what there is (attires: {', '.join(ATTIRES)})."
         )
     by_id = {o.id: o for o in candidates}
-    preferred = [by_id[i] for i in DEFAULT_OUTFITS.get(attire, ()) if i in by_id]
-    outfit = preferred[0] if preferred else candidates[0]
-    mirrored = outfit.mirrored()
-    if _mismatch(mirrored, yaw, light) + _MIRROR_MARGIN < _mismatch(outfit, yaw, light):
-        return mirrored
+    preferred = [by_id[i] for i in DEFAULT_OUTFITS.get(attire, ()) if i in by_id] or candidates[:1]
+    outfit = min(preferred, key=lambda o: _fit(o, yaw, light))
+    if _mismatch(outfit, yaw, light, mirrored=True) + _MIRROR_MARGIN < _mismatch(outfit, yaw, light):
+        return outfit.mirrored()
     return outfit

@@ -11,7 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..face import Face, align_face, face_mask, invert_affine
+from ..vision.geometry import align_face, invert_affine
+from ..vision.landmarks import Face, face_mask
 from .fitting import CHIN_POINTS
 
 CHIN = CHIN_POINTS[0]  # the bottom of the chin

@@ -7,7 +7,9 @@ and ``<id>-skin.webp`` (the wearer's neck and chest skin), plus one ``index.json
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -95,11 +97,47 @@ class Outfit:
         return data
 
     @classmethod
-    def from_record(cls, record: dict, clothes: np.ndarray, skin: np.ndarray) -> Outfit:
+    def from_record(cls, record: dict, clothes: LayerSource, skin: LayerSource) -> Outfit:
+        """The outfit described by an index ``record``; each layer an array or a zero-argument function that
+        decodes it (called on first use, see ``_LazyLayer``)."""
         known = {f.name for f in fields(cls)}
         data = {key: value for key, value in record.items() if key in known}
         data["anchors"] = {name: (float(x), float(y)) for name, (x, y) in record["anchors"].items()}
         return cls(**data, clothes=clothes, skin=skin)
+
+
+LayerSource = np.ndarray | Callable[[], np.ndarray]
+
+
+class _LazyLayer:
+    """A layer attribute that may hold a decoder instead of pixels: decoded on first access and kept, so that
+    loading the wardrobe reads only its index (cold start) and only the outfits used are ever decoded."""
+
+    def __init__(self, name: str) -> None:
+        self.slot = f"_{name}_layer"
+
+    def __get__(self, outfit: Outfit | None, owner: type | None = None) -> np.ndarray:
+        if outfit is None:
+            raise AttributeError(self.slot)  # no class-level default: the dataclass field stays required
+        value = outfit.__dict__[self.slot]
+        if callable(value):
+            value = outfit.__dict__[self.slot] = value()
+        return value
+
+    def __set__(self, outfit: Outfit, value: LayerSource) -> None:
+        outfit.__dict__[self.slot] = value
+
+    def is_loaded(self, outfit: Outfit) -> bool:
+        return not callable(outfit.__dict__[self.slot])
+
+
+Outfit.clothes = _LazyLayer("clothes")
+Outfit.skin = _LazyLayer("skin")
+
+
+def layers_loaded(outfit: Outfit) -> bool:
+    """Whether the outfit's layers have been decoded (False right after ``read_outfits``)."""
+    return Outfit.__dict__["clothes"].is_loaded(outfit) and Outfit.__dict__["skin"].is_loaded(outfit)
 
 
 def _swap_side(name: str) -> str:
@@ -138,13 +176,15 @@ def write_outfits(outfits: list[Outfit], folder: str | Path, quality: int = WEBP
 
 
 def read_outfits(folder: str | Path) -> list[Outfit]:
-    """The outfits stored in ``folder`` by ``write_outfits``, in index order."""
+    """The outfits stored in ``folder`` by ``write_outfits``, in index order; layers are decoded on first use."""
     folder = Path(folder)
     records = json.loads((folder / INDEX_FILE).read_text())["outfits"]
     outfits = []
     for record in records:
         clothes_file, skin_file = _layer_files(record["id"])
-        outfits.append(Outfit.from_record(record, _read_rgba(folder / clothes_file), _read_rgba(folder / skin_file)))
+        outfits.append(Outfit.from_record(
+            record, partial(_read_rgba, folder / clothes_file), partial(_read_rgba, folder / skin_file)
+        ))
     return outfits
 
 
@@ -166,4 +206,4 @@ def attribution_text(outfits: list[Outfit]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ANCHOR_NAMES", "Outfit", "attribution_text", "read_outfits", "write_outfits"]
+__all__ = ["ANCHOR_NAMES", "Outfit", "attribution_text", "layers_loaded", "read_outfits", "write_outfits"]

@@ -1,6 +1,6 @@
-"""Second landmark backend: face-alignment's FAN network (68-point iBUG landmarks), behind ``face.get_backend``.
+"""Second landmark backend: face-alignment's FAN network (68-point iBUG landmarks), behind ``landmarks.get_backend``.
 
-    face.get_backend("face-alignment").detect(image)  # -> list[Face], 68 points each
+    landmarks.get_backend("face-alignment").detect(image)  # -> list[Face], 68 points each
 
 Faces are found by mediapipe's bundled BlazeFace detector (no download; ``detector="dlib"`` uses dlib's HOG detector,
 also download-free, and any detector name of face-alignment itself, e.g. ``"sfd"``, works too but downloads its
@@ -14,7 +14,6 @@ from __future__ import annotations
 import inspect
 import pickle
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from urllib.error import URLError
 from urllib.parse import urlparse
@@ -22,8 +21,8 @@ from urllib.parse import urlparse
 import cv2
 import numpy as np
 
-from . import face as _face
-from .errors import MissingWeightsError
+from ..errors import MissingWeightsError
+from . import landmarks as _landmarks
 
 # 68-point iBUG scheme (the index sets ``Face.groups`` shares with the mediapipe backend).
 GROUPS_68: dict[str, np.ndarray] = {
@@ -142,20 +141,6 @@ def _calibrated(box: np.ndarray, kind: str) -> np.ndarray:
     return np.array([cx - half_w, cy - half_h, cx + half_w, cy + half_h], dtype=np.float64)
 
 
-def _detect_scaled(image: np.ndarray, find: Callable[[np.ndarray], list[np.ndarray]], max_side: int):
-    """Run a box finder on a copy of at most ``max_side`` pixels (retrying with a margin); boxes in image pixels."""
-    scale = min(1.0, max_side / max(image.shape[:2]))
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-    small = np.ascontiguousarray(small)
-    found = find(small)
-    if not found:
-        # Tight crops (face filling the frame) defeat the detectors: retry with a margin.
-        pad = max(small.shape[:2]) // 3
-        padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127, 127, 127))
-        found = [box - pad for box in find(padded)]
-    return [box / scale for box in found]
-
-
 class FaceBoxes:
     """Download-free face detection with boxes in FAN's convention (x0, y0, x1, y1 of the 68 landmarks).
 
@@ -205,7 +190,7 @@ class FaceBoxes:
     def __call__(self, image: np.ndarray) -> list[np.ndarray]:
         """Boxes of all faces in an HxWx3 uint8 RGB image, in its pixels."""
         find = self._mediapipe if self.detector == "mediapipe" else self._dlib
-        return _detect_scaled(image, find, self.max_side)
+        return _landmarks.detect_scaled(image, find, self.max_side)
 
 
 class FaceAlignmentBackend:
@@ -265,9 +250,9 @@ class FaceAlignmentBackend:
         """Face boxes in FAN's convention (x0, y0, x1, y1 of the 68 landmarks), in ``image`` pixels."""
         if self._boxes is not None:
             return self._boxes(image)
-        return _detect_scaled(image, self._package_boxes, FaceBoxes.max_side)
+        return _landmarks.detect_scaled(image, self._package_boxes, FaceBoxes.max_side)
 
-    def detect(self, image: np.ndarray) -> list[_face.Face]:
+    def detect(self, image: np.ndarray) -> list[_landmarks.Face]:
         """All faces in an HxWx3 uint8 RGB image, 68 landmarks each."""
         image = np.ascontiguousarray(image)
         boxes = [box.tolist() for box in self.boxes(image)]
@@ -276,9 +261,9 @@ class FaceAlignmentBackend:
         with self._lock:
             landmarks = self._fa.get_landmarks_from_image(image, detected_faces=boxes)
         return [
-            _face.Face(np.asarray(points, dtype=np.float32)[:, :2].copy(), GROUPS_68, self.name)
+            _landmarks.Face(np.asarray(points, dtype=np.float32)[:, :2].copy(), GROUPS_68, self.name)
             for points in landmarks or []
         ]
 
 
-_face.register_backend("face-alignment", FaceAlignmentBackend)
+_landmarks.register_backend("face-alignment", FaceAlignmentBackend)

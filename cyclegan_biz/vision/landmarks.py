@@ -1,4 +1,5 @@
-"""Face geometry: landmarks (two backends), face and person masks, and the canonical head-and-shoulders alignment.
+"""Face landmarks: ``Face``, the backends (mediapipe here, face-alignment in ``face_alignment_backend``) chosen by
+name, ``detect_face`` and the inner-face mask. The canonical alignment is in ``geometry``.
 
 Everything works on upright 8-bit RGB arrays (see ``imageio.load_rgb_array``) in pixel coordinates.
 """
@@ -6,6 +7,7 @@ Everything works on upright 8-bit RGB arrays (see ``imageio.load_rgb_array``) in
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from typing import Protocol
@@ -13,17 +15,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .errors import FaceTooSmallError, NoFaceError
-
-# --- The canonical frame -------------------------------------------------------------------------------------------
-# Measured by ``scripts/measure_framing.py ../shared/datasets/business --limit 300`` (mediapipe landmarks, 346 faces,
-# every 5th file; medians, IQR eye_y 0.27-0.34, face size 0.30-0.47). The square crop is the portrait's full width,
-# placed so that the portrait's bottom edge is kept (shoulders matter more than head-room). Coordinates are
-# fractions of the crop side.
-# "face size" = max(2.0 * eye distance, 1.8 * eye-to-mouth distance), the scale measure of FFHQ's alignment,
-# which stays stable when the head turns.
-CANONICAL_EYE_CENTER = (0.5, 0.31)
-CANONICAL_FACE_SIZE = 0.41
+from ..errors import FaceTooSmallError, NoFaceError
+from .geometry import shrink_to, transform_points
 
 # Below this face size (pixels in the photo) a headshot would be a blurry upscale.
 MIN_FACE_SIZE = 48
@@ -81,6 +74,20 @@ class LandmarkBackend(Protocol):
         """All faces in an HxWx3 uint8 RGB image."""
 
 
+def detect_scaled(image: np.ndarray, find: Callable[[np.ndarray], list[np.ndarray]], max_side: int):
+    """Run a finder of boxes or landmarks (arrays of x, y) on a copy of at most ``max_side`` pixels, retrying with a
+    margin; the arrays in image pixels."""
+    small, scale = shrink_to(image, max_side)
+    small = np.ascontiguousarray(small)
+    found = find(small)
+    if not found:
+        # Tight crops (face filling the frame) defeat the detectors (mediapipe's short-range one too): add a margin.
+        pad = max(small.shape[:2]) // 3
+        padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127, 127, 127))
+        found = [box - pad for box in find(padded)]
+    return [box / scale for box in found]
+
+
 # --- mediapipe backend ---------------------------------------------------------------------------------------------
 def _indices(connections: frozenset[tuple[int, int]]) -> np.ndarray:
     return np.array(sorted({i for pair in connections for i in pair}), dtype=np.int64)
@@ -129,16 +136,8 @@ class MediaPipeBackend:
         ]
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        scale = min(1.0, self.max_side / max(image.shape[:2]))
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-        found = self._run(small)
-        if not found:
-            # Tight crops (face filling the frame) defeat the short-range detector: retry with a margin.
-            pad = max(small.shape[:2]) // 3
-            padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127, 127, 127))
-            found = [points - pad for points in self._run(padded)]
         groups = _mediapipe_groups()
-        return [Face(points / scale, groups, self.name) for points in found]
+        return [Face(points, groups, self.name) for points in detect_scaled(image, self._run, self.max_side)]
 
 
 _BACKENDS: dict[str, type] = {"mediapipe": MediaPipeBackend}
@@ -202,116 +201,3 @@ def face_mask(shape: tuple[int, ...], face: Face) -> np.ndarray:
     mask = np.zeros(shape[:2], dtype=np.uint8)
     cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1, lineType=cv2.LINE_8)
     return mask
-
-
-class PersonSegmenter:
-    """mediapipe selfie segmentation (bundled model): a soft person-versus-background mask."""
-
-    def __init__(self) -> None:
-        from mediapipe.python.solutions import selfie_segmentation
-
-        self._model = selfie_segmentation.SelfieSegmentation(model_selection=0)
-        self._lock = threading.Lock()
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        with self._lock:
-            mask = self._model.process(np.ascontiguousarray(image)).segmentation_mask
-        return np.clip(mask, 0.0, 1.0).astype(np.float32)
-
-
-@lru_cache(maxsize=1)
-def _segmenter() -> PersonSegmenter:
-    return PersonSegmenter()
-
-
-def person_mask(image: np.ndarray) -> np.ndarray:
-    """Soft person mask (float32 in [0, 1], HxW) of an RGB image."""
-    return _segmenter()(image)
-
-
-# --- canonical alignment -------------------------------------------------------------------------------------------
-def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
-
-
-def invert_affine(matrix: np.ndarray) -> np.ndarray:
-    return cv2.invertAffineTransform(matrix.astype(np.float64))
-
-
-@dataclass
-class Alignment:
-    """A similarity transform from the photo to a ``size`` x ``size`` canonical crop, and back."""
-
-    matrix: np.ndarray  # 2x3, photo pixels -> crop pixels
-    size: int
-
-    @property
-    def inverse(self) -> np.ndarray:
-        return invert_affine(self.matrix)
-
-    @property
-    def scale(self) -> float:
-        return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
-
-    def warp(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR, border_value: float = 0) -> np.ndarray:
-        """The canonical crop of ``image`` (any dtype, 2-D or HxWxC); outside the photo is ``border_value``."""
-        if self.scale < 0.5 and interpolation != cv2.INTER_NEAREST:
-            return self._warp_downscaled(image, border_value)  # cv2 warps do not antialias
-        return cv2.warpAffine(
-            image, self.matrix, (self.size, self.size), flags=interpolation,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=border_value,
-        )
-
-    def _warp_downscaled(self, image: np.ndarray, border_value: float) -> np.ndarray:
-        # Antialias big reductions: shrink to about twice the crop scale, then warp.
-        factor = min(1.0, 2.0 * self.scale)
-        small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        shrink = np.array([[1 / factor, 0, 0], [0, 1 / factor, 0]], dtype=np.float64)
-        matrix = compose_affine(self.matrix, shrink)
-        return cv2.warpAffine(
-            small, matrix, (self.size, self.size), flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=border_value,
-        )
-
-    def valid_mask(self, image_shape: tuple[int, ...]) -> np.ndarray:
-        """uint8 0/1 crop mask: 1 where the pixel came from the photo, 0 where it is padding."""
-        ones = np.ones(image_shape[:2], dtype=np.uint8)
-        return cv2.warpAffine(ones, self.matrix, (self.size, self.size), flags=cv2.INTER_NEAREST,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-    def unwarp(self, crop: np.ndarray, image_shape: tuple[int, ...], interpolation: int = cv2.INTER_LINEAR):
-        """Map a crop (or a crop-sized mask) back onto the photo's frame."""
-        height, width = image_shape[:2]
-        return cv2.warpAffine(crop, self.inverse, (width, height), flags=interpolation,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-    def to_crop(self, points: np.ndarray) -> np.ndarray:
-        return transform_points(points, self.matrix)
-
-    def to_photo(self, points: np.ndarray) -> np.ndarray:
-        return transform_points(points, self.inverse)
-
-    def resized(self, size: int) -> Alignment:
-        """The same framing at another crop size."""
-        factor = size / self.size
-        return Alignment(self.matrix * factor, size)
-
-
-def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
-    """2x3 matrix of ``outer(inner(p))``."""
-    a = np.vstack([outer, [0, 0, 1]])
-    b = np.vstack([inner, [0, 0, 1]])
-    return (a @ b)[:2]
-
-
-def align_face(face: Face, size: int = 256) -> Alignment:
-    """The similarity transform that levels the eyes and puts the face at the canonical position and scale."""
-    left, right = face.eye_centers()
-    eye_mid = (left + right) / 2
-    angle = face.roll()
-    scale = CANONICAL_FACE_SIZE * size / face.size()
-    cos, sin = np.cos(angle) * scale, np.sin(angle) * scale
-    rotation = np.array([[cos, sin], [-sin, cos]], dtype=np.float64)
-    target = np.array(CANONICAL_EYE_CENTER, dtype=np.float64) * size
-    translation = target - rotation @ eye_mid.astype(np.float64)
-    return Alignment(np.hstack([rotation, translation[:, None]]), size)

@@ -1,0 +1,127 @@
+"""The model folder: the bundled default, a local folder or a Hugging Face Hub id, and loading its torch models
+(safetensors only)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..errors import MissingWeightsError
+from .stages import FALLBACK_ATTIRE
+
+log = logging.getLogger("cyclegan_biz")
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "pretrained" / "selfie2biz"
+ONNX_GENERATOR = "model.onnx"
+ONNX_CLASSIFIER = "attire_classifier.onnx"
+# Files in a Hub repo the pipeline needs (the B2A generator and discriminator B are for training only).
+HUB_PATTERNS = ["config.json", "diffusion_pytorch_model*.safetensors*", ONNX_GENERATOR, ONNX_CLASSIFIER,
+                "discriminator_a/config.json", "discriminator_a/*.safetensors*", "README.md"]
+
+
+def resolve_model_dir(path_or_hub_id: str | os.PathLike | None = None, revision: str | None = None,
+                      allow_patterns: list[str] | None = HUB_PATTERNS) -> Path:
+    """A local model folder: the bundled default (None), an existing folder, or a Hub id downloaded to the HF cache
+    (only the files inference needs by default; ``allow_patterns=None`` downloads every file, e.g. for training)."""
+    if path_or_hub_id is None:
+        folder = DEFAULT_MODEL_DIR
+        if not (folder / "config.json").is_file():
+            raise MissingWeightsError(
+                f"The bundled model is missing ({folder}). Reinstall cyclegan-biz from a release that includes it, "
+                "or pass a model folder or Hugging Face Hub id (--model PATH_OR_ID / from_pretrained(PATH_OR_ID))."
+            )
+        return folder
+    text = os.fspath(path_or_hub_id)
+    path = Path(text).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise MissingWeightsError(
+                f"{path} is not a model folder: it needs config.json and diffusion_pytorch_model.safetensors of the "
+                "generator at its root (as written by save_pretrained)."
+            )
+        return path
+    if text.startswith((".", "/", "~", "\\")) or text.count("/") != 1 or text.endswith("/"):
+        raise MissingWeightsError(f"{text}: no such model folder, and not a Hub id (owner/name).")
+    return _download(text, revision, allow_patterns)
+
+
+def _download(repo_id: str, revision: str | None, allow_patterns: list[str] | None) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        return Path(snapshot_download(repo_id=repo_id, revision=revision, allow_patterns=allow_patterns))
+    except HFValidationError as err:
+        raise MissingWeightsError(f"{repo_id}: no such model folder, and not a valid Hub id ({err}).") from err
+    except Exception as err:  # noqa: BLE001 - offline, unknown repo, gated, ...: one clear message
+        raise MissingWeightsError(
+            f"Could not get the model {repo_id!r} from the Hugging Face Hub ({type(err).__name__}: {err}). "
+            "Check the id and your connection (or HF_TOKEN for private repos), or pass a local model folder."
+        ) from err
+
+
+def _discriminator_class(folder: Path):
+    from ..models.cyclegan import discriminator_class
+
+    try:
+        return discriminator_class(folder / "config.json")
+    except ValueError as err:
+        raise MissingWeightsError(f"{err}. Re-export the model with this version of cyclegan-biz.") from err
+
+
+def _require_safetensors(folder: Path) -> None:
+    """Only safetensors weights are loaded: a pickle (``.bin``) can run any code when it is loaded."""
+    if not any(folder.glob("diffusion_pytorch_model*.safetensors")):
+        pickles = sorted(p.name for p in folder.glob("*.bin"))
+        found = f" It has {', '.join(pickles)}: pickle files, which cyclegan-biz does not load because loading a " \
+                "pickle can run any code." if pickles else ""
+        raise MissingWeightsError(
+            f"{folder} has no diffusion_pytorch_model.safetensors.{found} Use a model saved with save_pretrained "
+            "(safetensors), or convert the weights with safetensors.torch.save_file."
+        )
+
+
+def _load_options() -> dict[str, Any]:
+    """``from_pretrained`` options: safetensors only; ``low_cpu_mem_usage`` only with accelerate installed (without
+    it diffusers would warn about it on every load; the models are small)."""
+    import importlib.util
+
+    import torch
+
+    return {"torch_dtype": torch.float32, "use_safetensors": True,
+            "low_cpu_mem_usage": importlib.util.find_spec("accelerate") is not None}
+
+
+def load_torch_models(folder: Path, device: str = "cpu"):
+    """``(generator, classifier or None)`` in float32 eval mode; the classifier is discriminator A (if it has a class
+    head). Safetensors weights only."""
+    from ..models.generator import CycleBizGenerator
+
+    disc_dir = folder / "discriminator_a"
+    has_disc = (disc_dir / "config.json").is_file()
+    for weights_dir in (folder, disc_dir) if has_disc else (folder,):
+        _require_safetensors(weights_dir)
+    options = _load_options()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        generator = CycleBizGenerator.from_pretrained(folder, **options)
+        classifier = None
+        if has_disc:
+            classifier = _discriminator_class(disc_dir).from_pretrained(disc_dir, **options)
+            if getattr(classifier, "class_head", None) is None:
+                classifier = None
+    if classifier is not None and hasattr(type(classifier), "backbone"):
+        # The projected discriminator rebuilds its frozen EfficientNet-Lite0 from a package: now, not mid-request.
+        try:
+            classifier.backbone  # noqa: B018
+        except MissingWeightsError as err:
+            log.warning("attire='auto' will choose %r: discriminator A needs %s", FALLBACK_ATTIRE, err)
+            classifier = None
+    generator = generator.to(device).eval().requires_grad_(False)
+    if classifier is not None:
+        classifier = classifier.to(device).eval().requires_grad_(False)
+    return generator, classifier
+

@@ -1,0 +1,112 @@
+"""The outfit path (``outfit="auto"``, an outfit id, a photo of an outfit, or "keep"): the headshot frame (whole
+head), a real outfit fitted under the head (``wardrobe.fitting``) or the user's own clothes, the exact face, a flat
+background."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..compose import paste_face, replace_background
+from ..headshot_frame import FRAME_TARGETS, head_top, headshot_framing
+from ..imageio import ImageInput
+from ..vision.geometry import Framing, compose_affine, transform_points
+from ..vision.pose import detect_shoulders
+from ..vision.segmentation import person_mask
+from ..wardrobe import fitting
+from ..wardrobe.vocabulary import OUTFIT_AUTO, OUTFIT_KEEP
+from .decoding import read_photo
+from .result import HeadshotResult
+from .stages import MATTE_LUT, SEGMENTATION_WIDTH, Stopwatch, aligned_square, to_model_input
+
+if TYPE_CHECKING:
+    from .selfie_to_business import SelfieToBusinessPipeline
+
+# Stages of the outfit path (outfit="auto", an id, a photo, or "keep": fewer).
+OUTFIT_STAGES = ("decode", "face", "segment", "attire", "outfit", "pose", "fit", "compose")
+# The person fades out over this many face sizes toward the photo's own edges (hair cut by a tight crop ends softly
+# instead of in a straight line).
+PHOTO_EDGE_FADE = 0.12
+
+
+def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: str, outfit: str,
+                    color: tuple[int, int, int], size: int, aspect: str, watch: Stopwatch) -> HeadshotResult:
+    """The outfit path: the headshot frame (whole head), a real outfit fitted under the head (or the user's own
+    clothes for ``outfit="keep"``), the exact face, a flat background. See ``wardrobe.fitting``."""
+    lap = watch.lap
+    needed = FRAME_TARGETS[aspect][1] * size
+    photo, scale, face, small, small_face = read_photo(image, needed, size, lap)
+    # 3. the person: segmented once on a small copy (mediapipe's model works at 256 px anyway)
+    seg_k = min(1.0, SEGMENTATION_WIDTH / small.shape[1])
+    seg_image = cv2.resize(small, None, fx=seg_k, fy=seg_k, interpolation=cv2.INTER_AREA) if seg_k < 1 else small
+    person_small = person_mask(seg_image)
+    seg_face = small_face.transformed(np.array([[seg_k, 0, 0], [0, seg_k, 0]]))
+    top = head_top(person_small, seg_face)
+    top.above_eyes *= face.size() / seg_face.size()
+    framing = headshot_framing(face, top, size, aspect)
+    warnings_ = []
+    if top.touches_top:
+        warnings_.append("The hair touches the top edge of the photo, so the top of the head is cut off; for a "
+                         "complete head, use a photo with some space above the hair.")
+    canvas = framing.warp(photo)
+    photo_per_seg = face.size() / seg_face.size()
+    seg_framing = Framing(compose_affine(framing.matrix, np.array([[photo_per_seg, 0, 0], [0, photo_per_seg, 0]])),
+                          framing.width, framing.height)
+    canvas_face = face.transformed(framing.matrix)
+    person = seg_framing.warp(person_small)
+    person = cv2.LUT(np.clip(np.rint(person * 255), 0, 255).astype(np.uint8), MATTE_LUT)
+    # the photo's own edges fade out (hair or shoulders cut by the photo end softly, not in a straight line)
+    person *= faded_edges(seg_framing.valid_mask(person_small.shape), PHOTO_EDGE_FADE * canvas_face.size())
+    lap("segment")
+
+    attire_used, confidence, probabilities, outfit_id = attire, None, None, outfit
+    if outfit == OUTFIT_KEEP:
+        composed = replace_background(canvas, person, color)
+        matte = person
+    else:
+        if outfit == OUTFIT_AUTO and attire == "auto":
+            square = aligned_square(small, small_face, pipe.engine.resolution)
+            attire_used, confidence, probabilities = pipe._choose_attire(attire, to_model_input(square), small,
+                                                                        small_face)
+        lap("attire")
+        chosen = fitting.resolve_outfit(outfit, attire_used,
+                                        *fitting.estimate_turn_and_light(canvas, canvas_face))
+        attire_used, outfit_id = chosen.attire, chosen.id
+        lap("outfit")
+        shoulders = _shoulders(small, photo.shape, framing, face.size() / small_face.size())
+        lap("pose")
+        fit = fitting.fit_outfit(canvas, person, canvas_face, chosen, color, shoulders)
+        composed, matte = fit.image, fit.person
+        lap("fit")
+    face_alpha, box = paste_face(composed, photo, face, framing)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        np.maximum(matte[y0:y1, x0:x1], face_alpha, out=matte[y0:y1, x0:x1])
+    lap("compose")
+    return HeadshotResult(
+        image=Image.fromarray(composed), attire=attire_used, attire_confidence=confidence,
+        face_box=tuple(float(v / scale) for v in face.box), timings=watch.timings, framing=framing.scaled_photo(scale),
+        person_mask=matte, attire_probabilities=probabilities, faces_found=small_face.faces_found,
+        outfit=outfit_id, warnings=warnings_,
+    )
+
+
+def _shoulders(small: np.ndarray, photo_shape, framing: Framing, photo_per_small: float):
+    """Both shoulders on the canvas when the pose model saw them inside the photo, else None."""
+    found = detect_shoulders(small)
+    if found is None or not found.usable():
+        return None
+    points = np.array([found.left, found.right], dtype=np.float64) * photo_per_small
+    return tuple(transform_points(points, framing.matrix))
+
+
+def faded_edges(valid: np.ndarray, distance: float) -> np.ndarray:
+    """float32 0..1: 1 deeper than ``distance`` pixels inside the 0/1 ``valid`` mask, fading to 0 at its border;
+    1 everywhere when the photo covers the whole canvas."""
+    if valid.all():
+        return np.ones(valid.shape, dtype=np.float32)
+    inside = cv2.distanceTransform(valid, cv2.DIST_L2, 3)
+    return np.clip(inside / max(distance, 1.0), 0.0, 1.0)
