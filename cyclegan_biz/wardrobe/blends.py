@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from ..vision.landmarks import Face
-from .builder import to_lab
+from .appearance import to_lab
 from .outfit import Outfit
 from .placement import CHIN_POINTS, Placement
 from .skin import _sample, cheek_lab, lab_pixels

@@ -26,8 +26,8 @@ import numpy as np
 from ..compose import flat_image
 from ..errors import UnreadableImageError
 from ..vision.landmarks import Face
+from .appearance import CHEEK_LEFT, CHEEK_RIGHT
 from .blends import BLENDS, DEFAULT_BLEND, SEAM_WIDTH, blend_seam, laplacian_blend, seam_box, seam_stats
-from .builder import CHEEK_LEFT, CHEEK_RIGHT
 from .detail import (
     DETAIL_FACE_PX,
     MAX_DETAIL_RATIO,

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from ..vision.landmarks import Face
-from .builder import ColourModel, head_yaw, light_side, to_lab
+from .appearance import ColourModel, head_yaw, light_side, to_lab
 from .placement import CHIN_POINTS
 from .skin import CHEEK_POINTS, NECK_HALF_WIDTH, _sample
 
@@ -37,8 +37,8 @@ def _distance(lab: np.ndarray, model: ColourModel | None) -> np.ndarray:
 
 
 def estimate_turn_and_light(image: np.ndarray, face: Face) -> tuple[float, float]:
-    """(yaw, light) of the user's head as the builder measures them on outfits (``builder.head_yaw``,
-    ``builder.light_side``), so outfits can be picked or mirrored to match."""
+    """(yaw, light) of the user's head as the builder measures them on outfits (``appearance.head_yaw``,
+    ``appearance.light_side``), so outfits can be picked or mirrored to match."""
     x0, y0, x1, y1 = (int(v) for v in face.box)
     x0, y0 = max(0, x0), max(0, y0)
     crop = np.ascontiguousarray(image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)])

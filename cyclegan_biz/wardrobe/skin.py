@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from ..vision.landmarks import Face
-from .builder import CHEEK_LEFT, CHEEK_RIGHT, to_lab
+from .appearance import CHEEK_LEFT, CHEEK_RIGHT, to_lab
 from .detail import detail_sigma, grain
 from .outfit import Outfit
 from .placement import CHIN_POINTS, Placement
