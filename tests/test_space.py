@@ -117,16 +117,24 @@ def test_options_are_parsed(app):
             bad()
 
 
+@pytest.fixture(scope="module")
+def space_uploads(app):
+    """space/uploads.py as app.py imported it: the settings and stores of the app's file handling."""
+    return sys.modules["uploads"]
+
+
 @pytest.fixture
-def uploads(app, monkeypatch):
+def uploads(app, space_uploads, monkeypatch):
     """A fresh record of gradio's uploads (what its /upload route fills in ``Blocks.upload_file_set``)."""
-    record = app._Uploads()
+    record = space_uploads._Uploads()
     record.blocks = SimpleNamespace(upload_file_set=set())
-    monkeypatch.setattr(app, "_uploads", record)
+    monkeypatch.setattr(space_uploads, "_uploads", record)  # read_photo's
+    monkeypatch.setattr(app, "_uploads", record)  # build_demo's
     return record
 
 
-def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_photo, example_photos, uploads):
+def test_upload_is_deleted_and_results_cleaned(app, space_uploads, tmp_path, monkeypatch, user_photo, example_photos,
+                                                uploads):
     """A request reads the upload into memory and deletes its file; the result is the only file left, and it goes
     when the session ends. Re-running with other options works from memory. Errors delete the upload too."""
     cache = tmp_path / "gradio"
@@ -159,7 +167,7 @@ def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_
     assert download.value["path"] == image_path and label == "Suit" and "your choice" in info
 
     # Same upload again (the browser still holds its path): served from memory; the session's old result goes.
-    monkeypatch.setattr(app, "SUPERSEDED_AFTER_S", 0.0)
+    monkeypatch.setattr(space_uploads, "SUPERSEDED_AFTER_S", 0.0)
     image_path2, label, info, _ = app.make_headshot(payload, "auto", "#c5c7c9", "square", request=request)
     assert seen[-1][0] == data and label == {"Blazer": 0.7, "Suit": 0.3} and "70% sure" in info
     assert [p for p in cache.rglob("*") if p.is_file()] == [Path(image_path2)]
@@ -432,7 +440,8 @@ def hostile_payloads(cache: Path, secret: Path, foreign: Path, link: Path, plant
     }
 
 
-def test_only_uploads_gradio_stored_are_read(app, tmp_path, monkeypatch, user_photo, example_photos, uploads):
+def test_only_uploads_gradio_stored_are_read(app, space_uploads, tmp_path, monkeypatch, user_photo, example_photos,
+                                             uploads):
     cache = tmp_path / "gradio"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
     monkeypatch.setattr(app, "_run_pipeline", lambda photo, *args: _fake_result())
@@ -457,14 +466,14 @@ def test_only_uploads_gradio_stored_are_read(app, tmp_path, monkeypatch, user_ph
     for name, payload in payloads.items():
         with pytest.raises(app.gr.Error) as refused:
             app.make_headshot(payload, request=request)
-        assert refused.value.message == app.UNAVAILABLE_PHOTO, name
+        assert refused.value.message == space_uploads.UNAVAILABLE_PHOTO, name
     # The same in the outfit photo's slot (the selfie a bundled example); and a server path as the outfit itself,
     # which the library would read as an outfit photo, is refused as an invalid option.
     uploads.examples = {"example.jpg": example_photos[0]}
     for name, payload in payloads.items():
         with pytest.raises(app.gr.Error) as refused:
             app.make_headshot("example.jpg", outfit="upload", outfit_photo=payload, request=request)
-        assert refused.value.message == app.UNAVAILABLE_PHOTO, name
+        assert refused.value.message == space_uploads.UNAVAILABLE_PHOTO, name
     for outfit in (str(secret), str(foreign), str(link), "../secret.jpg"):
         with pytest.raises(app.gr.Error) as refused:
             app.make_headshot("example.jpg", outfit=outfit, request=request)
@@ -487,12 +496,12 @@ def test_only_uploads_gradio_stored_are_read(app, tmp_path, monkeypatch, user_ph
     app._outputs.cleanup()
 
 
-def test_expired_results_go_without_a_new_request(app, tmp_path, monkeypatch):
+def test_expired_results_go_without_a_new_request(app, space_uploads, tmp_path, monkeypatch):
     """Housekeeping (a thread in the served app) deletes expired results with their folders: none stays behind
     until the next visitor comes."""
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     path = app._outputs.save(Image.new("RGB", (64, 64)), "session", "headshot.jpg")
-    monkeypatch.setattr(app, "OUTPUT_TTL_S", -1.0)
+    monkeypatch.setattr(space_uploads, "OUTPUT_TTL_S", -1.0)
     app.housekeeping()
     assert not path.parent.exists() and list((tmp_path / "gradio").iterdir()) == []
 
@@ -546,7 +555,8 @@ def test_gallery_lists_every_outfit_with_its_credit(app):
             app.outfit_choice(bad)
 
 
-def test_outfit_choice_and_own_outfit_photo(app, tmp_path, monkeypatch, user_photo, example_photos, uploads):
+def test_outfit_choice_and_own_outfit_photo(app, space_uploads, tmp_path, monkeypatch, user_photo, example_photos,
+                                            uploads):
     """The chosen outfit reaches the pipeline and is named (with its credit) under the result. An own outfit photo
     is read like the selfie (its upload deleted as it is read), given to the library as a private temporary file
     deleted right after; sent but not chosen, it is deleted all the same."""
@@ -604,7 +614,7 @@ def test_outfit_choice_and_own_outfit_photo(app, tmp_path, monkeypatch, user_pho
         app.make_headshot(None, outfit="upload", outfit_photo=worn, request=request)
     assert not Path(worn["path"]).exists()
     app.end_session(request)
-    app.forget_everything()
+    space_uploads.forget_everything()
     assert [p for p in cache.rglob("*") if p.is_file()] == []
 
 
