@@ -123,6 +123,12 @@ def space_uploads(app):
     return sys.modules["uploads"]
 
 
+@pytest.fixture(scope="module")
+def wardrobe_ui(app):
+    """space/wardrobe_ui.py as app.py imported it: the outfit choices and gallery."""
+    return sys.modules["wardrobe_ui"]
+
+
 @pytest.fixture
 def uploads(app, space_uploads, monkeypatch):
     """A fresh record of gradio's uploads (what its /upload route fills in ``Blocks.upload_file_set``)."""
@@ -517,7 +523,7 @@ def test_several_faces_and_warnings_are_said_on_the_page(app):
 
 
 # --- the outfit: gallery, choices, own photo -------------------------------------------------------------------------
-def test_gallery_lists_every_outfit_with_its_credit(app):
+def test_gallery_lists_every_outfit_with_its_credit(app, wardrobe_ui):
     """A gallery per attire with a thumbnail and a caption (what it is, id, credit) for every shipped outfit; a
     click on a thumbnail picks that outfit; the credits list names every source."""
     from cyclegan_biz.wardrobe import catalogue
@@ -525,29 +531,29 @@ def test_gallery_lists_every_outfit_with_its_credit(app):
     rows = catalogue.list_outfits()
     shown = []
     for attire in app.ATTIRES:
-        items = app.gallery_items(attire)
+        items = wardrobe_ui.gallery_items(attire)
         ids = [row["id"] for row in rows if row["attire"] == attire]
         assert len(items) == len(ids) > 0
         for (thumbnail, caption), outfit_id in zip(items, ids, strict=True):
             row = next(r for r in rows if r["id"] == outfit_id)
             assert f"({outfit_id})" in caption and row["credit"] in caption and attire in caption.lower()
-            assert thumbnail.dtype == np.uint8 and thumbnail.shape[1] == app.THUMBNAIL_WIDTH
+            assert thumbnail.dtype == np.uint8 and thumbnail.shape[1] == wardrobe_ui.THUMBNAIL_WIDTH
             assert thumbnail.std() > 10  # an outfit, not a blank tile
-        pick = app.picked_outfit(attire)
+        pick = wardrobe_ui.picked_outfit(attire)
         assert [pick(SimpleNamespace(index=i)) for i in (0, len(ids) - 1)] == [(ids[0], attire), (ids[-1], attire)]
         assert pick(SimpleNamespace(index=len(ids))) == ("auto", attire)
         # The attire radio set to the other attire drops a gallery outfit; "auto" or the same attire keeps it.
         other = next(a for a in app.ATTIRES if a != attire)
-        assert app.outfit_for_attire(other, ids[0]) == "auto"
-        assert app.outfit_for_attire(attire, ids[0]) == app.outfit_for_attire("auto", ids[0]) == ids[0]
-        assert app.outfit_for_attire(other, "keep") == "keep"
+        assert wardrobe_ui.outfit_for_attire(other, ids[0]) == "auto"
+        assert wardrobe_ui.outfit_for_attire(attire, ids[0]) == wardrobe_ui.outfit_for_attire("auto", ids[0]) == ids[0]
+        assert wardrobe_ui.outfit_for_attire(other, "keep") == "keep"
         shown += ids
     assert sorted(shown) == sorted(row["id"] for row in rows)
     credits = app.outfit_credits()
     sources = app.outfit_sources()
     assert all(o.source in sources and o.licence in sources for o in catalogue.load_wardrobe())
     assert all(row["credit"] in credits and row["id"] in credits for row in rows)
-    choices = dict((value, label) for label, value in app.outfit_choices())
+    choices = dict((value, label) for label, value in wardrobe_ui.outfit_choices())
     assert {"auto", "keep", "upload"} <= set(choices) and all(row["id"] in choices for row in rows)
     assert app.outfit_choice("Keep") == "keep" and app.outfit_choice(rows[-1]["id"]) == rows[-1]["id"]
     for bad in ("tuxedo-01", "/etc/passwd", "suit-navy-01/../x"):
