@@ -71,28 +71,18 @@ from starlette.middleware import Middleware  # noqa: E402
 import cyclegan_biz  # noqa: E402
 from cyclegan_biz.compose import parse_color  # noqa: E402
 from cyclegan_biz.environment import setting  # noqa: E402
-from cyclegan_biz.errors import (  # noqa: E402
-    CycleBizError,
-    FaceTooSmallError,
-    ImageTooLargeError,
-    InvalidOptionError,
-    MissingWeightsError,
-    NoFaceError,
-    NoOutfitError,
-    UnreadableImageError,
-)
-from cyclegan_biz.wardrobe import catalogue  # noqa: E402
 from cyclegan_biz.wardrobe.vocabulary import (  # noqa: E402
     ATTIRE_AUTO,
     ATTIRES,
     OUTFIT_AUTO,
 )
 
-# Next to this script: uploads.py (the visitors' files: uploads, results, clean-up) and wardrobe_ui.py (outfit
-# choices and gallery). Its folder is on sys.path when run as ``python space/app.py``, not when this file is
-# imported by path (the tests).
+# Next to this script: uploads.py (the visitors' files: uploads, results, clean-up), wardrobe_ui.py (outfit
+# choices and gallery) and friendly_errors.py (what the page shows for an error). Its folder is on sys.path
+# when run as ``python space/app.py``, not when this file is imported by path (the tests).
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+from friendly_errors import friendly_error  # noqa: E402
 from uploads import (  # noqa: E402
     EXAMPLE_PHOTOS,
     MAX_UPLOAD_MB,
@@ -147,48 +137,6 @@ SIZE_PRESETS = {
     "linkedin": SizePreset("LinkedIn 400 × 400", 400, "1:1"),
     "portrait": SizePreset("Portrait 4:5", 1024, "4:5"),  # 1024 x 1280
 }
-
-ERROR_TITLES = {  # most specific first
-    NoFaceError: "No face found",
-    FaceTooSmallError: "Face too small",
-    ImageTooLargeError: "Photo too large",
-    UnreadableImageError: "Can't read this file",
-    MissingWeightsError: "Model not available",
-    catalogue.UnknownOutfitError: "Unknown outfit",
-    NoOutfitError: "No outfit in that photo",
-    InvalidOptionError: "Invalid option",
-}
-GENERIC_ERROR = ("Something went wrong while making your headshot. Please try again, or try another photo "
-                 "(one face looking at the camera, in good light).")
-
-
-# --- errors ---------------------------------------------------------------------------------------------------------
-def error_title(err: BaseException) -> str:
-    for cls, title in ERROR_TITLES.items():
-        if isinstance(err, cls):
-            return title
-    return "Couldn't make a headshot"
-
-
-def error_message(err: BaseException) -> str:
-    """What the page shows for ``err``: a ``CycleBizError``'s own advice (without the "<bytes>:" source prefix the
-    library puts on errors of in-memory photos), anything else a generic line (details go to the server log only)."""
-    if not isinstance(err, CycleBizError):
-        return GENERIC_ERROR
-    text = " ".join(str(err).split())
-    text = re.sub(r"^<bytes>:\s*", "", text)
-    if not text:
-        return GENERIC_ERROR
-    return text[0].upper() + text[1:]
-
-
-def friendly_error(err: BaseException) -> gr.Error:
-    """The ``gr.Error`` (a toast on the page, never a traceback) for an exception from the pipeline."""
-    if isinstance(err, gr.Error):
-        return err
-    if not isinstance(err, CycleBizError):
-        log.error("unexpected error while making a headshot", exc_info=err)
-    return gr.Error(error_message(err), title=error_title(err), duration=None, print_exception=False)
 
 
 # --- the model: loaded once per process -----------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def _fake_result(image_size=(400, 400), attire="suit", probabilities=None, outfi
 
 
 # --- fast: no server, no model --------------------------------------------------------------------------------------
-def test_errors_become_friendly_messages(app):
+def test_errors_become_friendly_messages(app, friendly_errors):
     from cyclegan_biz.errors import (
         FaceTooSmallError,
         ImageTooLargeError,
@@ -95,12 +95,12 @@ def test_errors_become_friendly_messages(app):
         shown = app.friendly_error(err)
         assert isinstance(shown, app.gr.Error)
         assert shown.title == title
-        assert shown.message == app.error_message(err)
+        assert shown.message == friendly_errors.error_message(err)
         assert shown.message[0].isupper() and "<bytes>" not in shown.message
         assert str(err).replace("<bytes>: n", "N") == shown.message
     # Anything else: a generic line; the details (paths, internals) stay in the server log.
     shown = app.friendly_error(RuntimeError("CUDA out of memory at /srv/secret/path.py:12"))
-    assert shown.message == app.GENERIC_ERROR and "secret" not in shown.message
+    assert shown.message == friendly_errors.GENERIC_ERROR and "secret" not in shown.message
     assert app.friendly_error(shown) is shown  # a gr.Error passes through unchanged
 
 
@@ -121,6 +121,12 @@ def test_options_are_parsed(app):
 def space_uploads(app):
     """space/uploads.py as app.py imported it: the settings and stores of the app's file handling."""
     return sys.modules["uploads"]
+
+
+@pytest.fixture(scope="module")
+def friendly_errors(app):
+    """space/friendly_errors.py as app.py imported it: what the page shows for an error."""
+    return sys.modules["friendly_errors"]
 
 
 @pytest.fixture(scope="module")
