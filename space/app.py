@@ -49,20 +49,13 @@ except ImportError:
     spaces = None
 
 import argparse
-import atexit
-import contextlib
-import ctypes
-import ctypes.util
 import logging
 import os
 import re
-import shutil
 import signal
-import stat
-import tempfile
+import sys
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,47 +66,53 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-from gradio.utils import get_upload_folder  # noqa: E402
-from PIL import Image  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 import cyclegan_biz  # noqa: E402
 from cyclegan_biz.compose import parse_color  # noqa: E402
 from cyclegan_biz.environment import setting  # noqa: E402
-from cyclegan_biz.errors import (  # noqa: E402
-    CycleBizError,
-    FaceTooSmallError,
-    ImageTooLargeError,
-    InvalidOptionError,
-    MissingWeightsError,
-    NoFaceError,
-    NoOutfitError,
-    UnreadableImageError,
-)
-from cyclegan_biz.wardrobe import catalogue  # noqa: E402
 from cyclegan_biz.wardrobe.vocabulary import (  # noqa: E402
     ATTIRE_AUTO,
     ATTIRES,
     OUTFIT_AUTO,
-    OUTFIT_KEEP,
-    OUTFIT_NONE,
-    OUTFIT_SPECIAL,
+)
+
+# Next to this script: uploads.py (the visitors' files: uploads, results, clean-up), wardrobe_ui.py (outfit
+# choices and gallery) and friendly_errors.py (what the page shows for an error). Its folder is on sys.path
+# when run as ``python space/app.py``, not when this file is imported by path (the tests).
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from friendly_errors import friendly_error  # noqa: E402
+from uploads import (  # noqa: E402
+    EXAMPLE_PHOTOS,
+    MAX_UPLOAD_MB,
+    OUTPUT_TTL_S,
+    RequestSizeLimit,
+    _on_sigterm,
+    _outfit_photos,
+    _outputs,
+    _session,
+    _sweep_forever,
+    _uploads,
+    end_session,
+    housekeeping,
+    read_photos,
+    release_memory,
+)
+from wardrobe_ui import (  # noqa: E402
+    OUTFIT_UPLOAD,
+    SPACE_SPECIAL_OUTFITS,
+    describe_outfit,
+    outfit_choice,
+    outfit_credits,
+    outfit_picker,
+    outfit_sources,
 )
 
 log = logging.getLogger("cyclegan_biz.space")
 
 TITLE = "Selfie → Business Headshot"
 MODEL_REPO = "org/selfie2biz"
-EXAMPLES_DIR = Path(cyclegan_biz.__file__).resolve().parent / "examples"
-EXAMPLE_PHOTOS = sorted(EXAMPLES_DIR.glob("canada-*.jpg"))
-MAX_UPLOAD_MB = 15
-MAX_REQUEST_KB = 256  # any other request body (options and a file path): far below what a photo needs
-SWEEP_EVERY_S = 60  # the housekeeping thread's period
-OUTPUT_TTL_S = 600  # results are deleted after this at the latest
-MEMORY_TTL_S = 900  # an upload's bytes stay in memory this long after their last use (or until the tab closes)
-MEMORY_MAX_PHOTOS = 32  # across all sessions
-SUPERSEDED_AFTER_S = 30.0  # a session's new request deletes its results older than this (already shown)
 DELETE_CACHE = (60, OUTPUT_TTL_S - 60)  # gradio: every 60 s, delete its files (uploads too) older than 9 min
 ON_ZERO_GPU = spaces is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
@@ -124,11 +123,6 @@ BACKGROUND_PRESETS = {label: "#{:02x}{:02x}{:02x}".format(*parse_color(name))
                                           ("Charcoal", "dark-grey"))}
 DEFAULT_BACKGROUND = BACKGROUND_PRESETS["Studio grey"]  # compose.DEFAULT_BACKGROUND, a neutral studio grey
 ATTIRE_CHOICES = [("Auto (from your photo)", ATTIRE_AUTO), *((attire.capitalize(), attire) for attire in ATTIRES)]
-OUTFIT_UPLOAD = "upload"  # the Space's own outfit value: the outfit in the visitor's second upload
-SPACE_SPECIAL_OUTFITS = (*OUTFIT_SPECIAL, OUTFIT_UPLOAD)  # every outfit value that is not an outfit id
-OUTFIT_CHOICES = [("Auto: the default outfit for the attire", OUTFIT_AUTO), ("Keep my clothes", OUTFIT_KEEP),
-                  ("My own outfit photo (upload it below)", OUTFIT_UPLOAD)]
-THUMBNAIL_WIDTH = 200  # px, the gallery's outfit previews
 
 
 @dataclass(frozen=True)
@@ -143,51 +137,6 @@ SIZE_PRESETS = {
     "linkedin": SizePreset("LinkedIn 400 × 400", 400, "1:1"),
     "portrait": SizePreset("Portrait 4:5", 1024, "4:5"),  # 1024 x 1280
 }
-
-ERROR_TITLES = {  # most specific first
-    NoFaceError: "No face found",
-    FaceTooSmallError: "Face too small",
-    ImageTooLargeError: "Photo too large",
-    UnreadableImageError: "Can't read this file",
-    MissingWeightsError: "Model not available",
-    catalogue.UnknownOutfitError: "Unknown outfit",
-    NoOutfitError: "No outfit in that photo",
-    InvalidOptionError: "Invalid option",
-}
-# Every refused photo payload gets this one message: it must not tell whether a path exists on the server.
-UNAVAILABLE_PHOTO = ("This photo is not on the server (uploads are deleted right after use and forgotten after a "
-                     "while). Please upload it again.")
-GENERIC_ERROR = ("Something went wrong while making your headshot. Please try again, or try another photo "
-                 "(one face looking at the camera, in good light).")
-
-
-# --- errors ---------------------------------------------------------------------------------------------------------
-def error_title(err: BaseException) -> str:
-    for cls, title in ERROR_TITLES.items():
-        if isinstance(err, cls):
-            return title
-    return "Couldn't make a headshot"
-
-
-def error_message(err: BaseException) -> str:
-    """What the page shows for ``err``: a ``CycleBizError``'s own advice (without the "<bytes>:" source prefix the
-    library puts on errors of in-memory photos), anything else a generic line (details go to the server log only)."""
-    if not isinstance(err, CycleBizError):
-        return GENERIC_ERROR
-    text = " ".join(str(err).split())
-    text = re.sub(r"^<bytes>:\s*", "", text)
-    if not text:
-        return GENERIC_ERROR
-    return text[0].upper() + text[1:]
-
-
-def friendly_error(err: BaseException) -> gr.Error:
-    """The ``gr.Error`` (a toast on the page, never a traceback) for an exception from the pipeline."""
-    if isinstance(err, gr.Error):
-        return err
-    if not isinstance(err, CycleBizError):
-        log.error("unexpected error while making a headshot", exc_info=err)
-    return gr.Error(error_message(err), title=error_title(err), duration=None, print_exception=False)
 
 
 # --- the model: loaded once per process -----------------------------------------------------------------------------
@@ -231,316 +180,6 @@ if ON_ZERO_GPU:  # load in the main process: ZeroGPU runs each call in a fork, w
     _preload()
 
 
-# --- uploads: read into memory, file deleted at once ----------------------------------------------------------------
-class _PhotoMemory:
-    """Uploaded photos' bytes by (session, upload path), so a session can re-run with other options after the file
-    is gone. Bounded (``MEMORY_MAX_PHOTOS``), expires (``MEMORY_TTL_S``), dropped when the session ends."""
-
-    def __init__(self) -> None:
-        self._items: OrderedDict[tuple[str, str], tuple[bytes, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, session: str, key: str, data: bytes) -> None:
-        with self._lock:
-            self._items[(session, key)] = (data, time.monotonic())
-            self._items.move_to_end((session, key))
-            while len(self._items) > MEMORY_MAX_PHOTOS:
-                self._items.popitem(last=False)
-
-    def get(self, session: str, key: str) -> bytes | None:
-        with self._lock:
-            item = self._items.get((session, key))
-            if item is None:
-                return None
-            self._items[(session, key)] = (item[0], time.monotonic())
-            self._items.move_to_end((session, key))
-            return item[0]
-
-    def forget_session(self, session: str) -> None:
-        with self._lock:
-            for key in [k for k in self._items if k[0] == session]:
-                del self._items[key]
-
-    def sweep(self) -> None:
-        limit = time.monotonic() - MEMORY_TTL_S
-        with self._lock:
-            for key in [k for k, (_, used) in self._items.items() if used < limit]:
-                del self._items[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-_memory = _PhotoMemory()
-
-
-def _session(request: gr.Request | None) -> str:
-    return str(getattr(request, "session_hash", None) or "")
-
-
-def _unavailable() -> gr.Error:
-    return gr.Error(UNAVAILABLE_PHOTO, title="Please upload again", print_exception=False)
-
-
-class _Uploads:
-    """The only files the app reads: those gradio's upload route stored (``Blocks.upload_file_set``, the exact path
-    strings it returned), each claimed once and deleted as it is read, and the cached copies of the bundled examples
-    (read from the package, never deleted)."""
-
-    def __init__(self) -> None:
-        self.blocks: gr.Blocks | None = None
-        self.examples: dict[str, Path] = {}  # gradio's cached copy -> the bundled photo
-        self._lock = threading.Lock()
-
-    def attach(self, demo: gr.Blocks, photo: gr.Image) -> None:
-        self.blocks = demo
-        by_name = {p.name: p for p in EXAMPLE_PHOTOS}
-        self.examples = {cached: by_name[Path(cached).name] for cached in photo.keep_in_cache
-                         if Path(cached).name in by_name}
-
-    def _recorded(self) -> set[str]:
-        return self.blocks.upload_file_set if self.blocks is not None else set()
-
-    def claim(self, text: str) -> bytes | None:
-        """The bytes of upload ``text`` (its file deleted), of an example, or None when it is neither."""
-        example = self.examples.get(text)
-        if example is not None:
-            return example.read_bytes()
-        with self._lock:
-            recorded = self._recorded()
-            if text not in recorded:
-                return None
-            recorded.discard(text)  # single use: nobody can claim it again
-        path = Path(text)
-        if not self._is_gradio_upload(path):
-            return None
-        try:
-            if path.stat().st_size > MAX_UPLOAD_MB * 1024 * 1024:
-                raise ImageTooLargeError(f"The file is larger than {MAX_UPLOAD_MB} MB. Please use a smaller photo.")
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            with open(fd, "rb") as file:
-                return file.read()
-        except OSError:
-            return None
-        finally:
-            _delete_upload(path)
-
-    @staticmethod
-    def _is_gradio_upload(path: Path) -> bool:
-        """A regular file (not a link) in a folder directly inside gradio's upload folder, as its upload route
-        writes them (``<upload folder>/<content hash>/<name>``)."""
-        try:
-            folder = Path(get_upload_folder()).resolve()
-            return (path.is_absolute() and stat.S_ISREG(path.lstat().st_mode)
-                    and not path.parent.is_symlink() and path.parent.resolve().parent == folder
-                    and path.resolve() == path.parent.resolve() / path.name)
-        except (OSError, ValueError):
-            return False
-
-    def delete_unclaimed(self) -> None:
-        """Shutdown: delete every upload nobody has used yet."""
-        with self._lock:
-            pending = list(self._recorded())
-            self._recorded().clear()
-        for text in pending:
-            path = Path(text)
-            if self._is_gradio_upload(path):
-                _delete_upload(path)
-
-
-_uploads = _Uploads()
-
-
-def _delete_upload(path: Path) -> None:
-    """Delete an upload and the per-file folder gradio made for it (only if that is then empty)."""
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as err:
-        log.warning("could not delete an upload: %s", err)
-        return
-    with contextlib.suppress(OSError):
-        path.parent.rmdir()  # only if empty
-
-
-NO_PHOTO = "Add a photo first: upload one, take one with your webcam, or paste one."
-NO_OUTFIT_PHOTO = ("Add a photo of someone in business clothes under \"Your own outfit photo\", or pick an outfit "
-                   "from the gallery.")
-
-
-class _OutfitPhotoFiles:
-    """A visitor's outfit photo as a file for the library, which cuts outfits from a path: in a private folder
-    (mode 0700, outside gradio's cache, so never served), written just before the headshot is made and deleted right
-    after."""
-
-    def __init__(self) -> None:
-        self._folder: Path | None = None
-        self._lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def as_file(self, data: bytes):
-        with self._lock:
-            if self._folder is None or not self._folder.is_dir():
-                self._folder = Path(tempfile.mkdtemp(prefix="cyclebiz-outfit-photos-"))
-            folder = self._folder
-        fd, name = tempfile.mkstemp(prefix="outfit-", suffix=".img", dir=folder)  # mode 0600
-        path = Path(name)
-        try:
-            with open(fd, "wb") as file:
-                file.write(data)
-            yield path
-        finally:
-            path.unlink(missing_ok=True)
-
-    def clear(self) -> None:
-        """Shutdown: remove the folder (and a file a request still in progress wrote)."""
-        with self._lock:
-            folder, self._folder = self._folder, None
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
-
-    def __len__(self) -> int:
-        folder = self._folder
-        return len(list(folder.iterdir())) if folder is not None and folder.is_dir() else 0
-
-
-_outfit_photos = _OutfitPhotoFiles()
-
-
-def read_photo(photo: Any, session: str = "", missing: str = NO_PHOTO) -> bytes:
-    """The photo's bytes. ``photo``: gradio's file payload (a dict with "path") or that path. Only a file gradio's
-    upload route stored (claimed once: deleted as it is read, its bytes kept in memory for the session) or a bundled
-    example is read; anything else gets the one ``UNAVAILABLE_PHOTO`` message and is left untouched. No photo at all:
-    ``missing`` is shown."""
-    if photo is None or photo == "" or photo == {}:
-        raise gr.Error(missing, title="No photo", print_exception=False)
-    text = photo.get("path") if isinstance(photo, dict) else photo
-    if not isinstance(text, str) or not text or "\0" in text:
-        raise _unavailable()  # data: URLs too: images arrive through the upload route only (one size limit)
-    data = _uploads.claim(text)  # first: the same photo uploaded again must not stay on disk
-    if data is None:
-        data = _memory.get(session, text)
-    elif text not in _uploads.examples:
-        _memory.put(session, text, data)
-    if data is None:
-        raise _unavailable()
-    return data
-
-
-def read_outfit_photo(outfit_photo: Any, wanted: bool, session: str = "") -> bytes | None:
-    """The outfit photo's bytes when the outfit "upload" is ``wanted`` (read like the selfie, ``read_photo``). When
-    it is not, a photo that was sent anyway is still claimed, so that its file goes at once; None."""
-    if wanted:
-        return read_photo(outfit_photo, session, missing=NO_OUTFIT_PHOTO)
-    if outfit_photo:
-        with contextlib.suppress(gr.Error):
-            read_photo(outfit_photo, session)
-    return None
-
-
-def read_photos(photo: Any, outfit_photo: Any, outfit_wanted: bool, session: str = "") -> tuple[bytes, bytes | None]:
-    """The selfie's bytes and the outfit photo's (``read_outfit_photo``). Both uploads are claimed (their files
-    deleted) even when the other is refused; the selfie's error comes first."""
-    try:
-        data = read_photo(photo, session)
-    except gr.Error:
-        read_outfit_photo(outfit_photo, False, session)
-        raise
-    return data, read_outfit_photo(outfit_photo, outfit_wanted, session)
-
-
-# --- results: one private folder per request ------------------------------------------------------------------------
-class _Outputs:
-    """Result files, each in its own folder inside gradio's cache (served from there without a copy)."""
-
-    def __init__(self) -> None:
-        self._dirs: list[tuple[str, Path, float]] = []
-        self._lock = threading.Lock()
-
-    def save(self, image: Image.Image, session: str, name: str) -> Path:
-        self.cleanup(session, older_than=SUPERSEDED_AFTER_S)  # the session's earlier results go
-        folder = Path(get_upload_folder())
-        folder.mkdir(parents=True, exist_ok=True)
-        out_dir = Path(tempfile.mkdtemp(prefix="headshot-", dir=folder))
-        path = out_dir / name
-        image.save(path, "JPEG", quality=95, subsampling=0, optimize=True)
-        with self._lock:
-            self._dirs.append((session, out_dir, time.monotonic()))
-        return path
-
-    def cleanup(self, session: str | None = None, older_than: float = 0.0) -> None:
-        """Delete result folders of ``session`` (None: of every session) made more than ``older_than`` s ago, and
-        every folder older than ``OUTPUT_TTL_S``."""
-        now = time.monotonic()
-        with self._lock:
-            doomed = [(owner, out_dir, made) for owner, out_dir, made in self._dirs
-                      if now - made > OUTPUT_TTL_S or (session in (None, owner) and now - made >= older_than)]
-            self._dirs = [d for d in self._dirs if d not in doomed]
-        for _, out_dir, _ in doomed:
-            shutil.rmtree(out_dir, ignore_errors=True)
-
-    def __len__(self) -> int:
-        return len(self._dirs)
-
-
-_outputs = _Outputs()
-
-
-def housekeeping() -> None:
-    """Drop expired photos from memory and delete expired results (their folders too), without waiting for a
-    request; hand freed memory back to the system."""
-    _memory.sweep()
-    _outputs.cleanup(older_than=OUTPUT_TTL_S)
-    release_memory()
-
-
-def _sweep_forever() -> None:
-    while True:
-        time.sleep(SWEEP_EVERY_S)
-        try:
-            housekeeping()
-        except Exception as err:  # noqa: BLE001 - the sweeper must outlive any one failure
-            log.warning("housekeeping failed: %s", err)
-
-
-def forget_everything() -> None:
-    """Shutdown: delete every result and unclaimed upload, and forget every photo."""
-    _outputs.cleanup()
-    _uploads.delete_unclaimed()
-    _outfit_photos.clear()
-    _memory.clear()
-
-
-atexit.register(forget_everything)
-
-
-def _on_sigterm(signum, frame) -> None:
-    """SIGTERM (containers, systemd): clean up now, then stop like Ctrl-C (gradio closes its server)."""
-    forget_everything()
-    raise KeyboardInterrupt
-
-
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("c") else None
-
-
-def release_memory() -> None:
-    """Return freed heap to the system. glibc keeps memory freed by worker threads in per-thread arenas, so after a
-    large photo the process would stay at its peak for good; ``malloc_trim`` releases it (no-op elsewhere)."""
-    trim = getattr(_LIBC, "malloc_trim", None)
-    if trim is not None:
-        trim(0)
-
-
-def end_session(request: gr.Request | None = None) -> None:
-    """The tab closed: forget the session's photo and delete its results."""
-    session = _session(request)
-    _memory.forget_session(session)
-    _outputs.cleanup(session)
-
-
 # --- the request handler --------------------------------------------------------------------------------------------
 def parse_background(value: Any) -> Any:
     """The colour picker's value (#rgb, #rrggbb, #rrggbbaa, rgb()/rgba()) as an RGB tuple; names pass through."""
@@ -574,106 +213,6 @@ def attire_choice(value: Any) -> str:
             return key
     raise gr.Error(f"Unknown attire {text!r}; choose auto, suit or blazer.", title="Invalid option",
                    print_exception=False)
-
-
-# --- the wardrobe: choices, gallery and credits ------------------------------------------------------------------
-def outfit_rows(attire: str | None = None) -> list[dict[str, str]]:
-    """The shipped outfits (``catalogue.list_outfits``), of one ``attire`` or all."""
-    return catalogue.list_outfits(attire)
-
-
-def outfit_label(row: dict[str, str]) -> str:
-    """"Navy suit, white shirt, tie" for a ``list_outfits`` row."""
-    top = "shirt" if row["attire"] == "suit" else "top"
-    parts = [f"{row['colour']} {row['attire']}", f"{row['shirt']} {top}"] + (["tie"] if row["tie"] == "tie" else [])
-    return ", ".join(parts).capitalize()
-
-
-def outfit_caption(row: dict[str, str]) -> str:
-    """A gallery caption: what the outfit is, its id and its credit."""
-    return f"{outfit_label(row)} ({row['id']}) · {row['credit']}"
-
-
-def outfit_choices() -> list[tuple[str, str]]:
-    """The outfit dropdown: the special choices, then every shipped outfit by label."""
-    return OUTFIT_CHOICES + [(f"{outfit_label(row)} ({row['id']})", row["id"]) for row in outfit_rows()]
-
-
-def outfit_choice(value: Any) -> str:
-    """A valid ``outfit`` for the pipeline: "auto", "keep", "none", "upload" or a shipped outfit id. Anything else
-    (in particular a path, which the library would read as an outfit photo) is refused."""
-    text = str(value or OUTFIT_AUTO).strip()
-    if text.lower() in SPACE_SPECIAL_OUTFITS:
-        return text.lower()
-    if text in {row["id"] for row in outfit_rows()}:
-        return text
-    raise gr.Error(f"Unknown outfit {text[:60]!r}; pick one in the gallery, or choose auto, keep or upload.",
-                   title="Invalid option", print_exception=False)
-
-
-def outfit_thumbnail(outfit) -> np.ndarray:
-    """The outfit's preview (``Outfit.preview``) from a little above the wearer's chin, ``THUMBNAIL_WIDTH`` wide."""
-    top = int(max(0.0, outfit.anchors["chin"][1] - 0.3 * outfit.face_size))
-    image = Image.fromarray(outfit.preview()[top:])
-    height = round(image.height * THUMBNAIL_WIDTH / image.width)
-    return np.asarray(image.resize((THUMBNAIL_WIDTH, height), Image.Resampling.LANCZOS))
-
-
-def gallery_items(attire: str) -> list[tuple[np.ndarray, str]]:
-    """(thumbnail, caption) of every shipped outfit of ``attire``, drawn in memory (gradio caches the images)."""
-    captions = {row["id"]: outfit_caption(row) for row in outfit_rows(attire)}
-    return [(outfit_thumbnail(o), captions[o.id]) for o in catalogue.load_wardrobe() if o.id in captions]
-
-
-def outfit_sources() -> str:
-    """One line for the page's credits: where the wardrobe's outfits come from, under which licences."""
-    outfits = catalogue.load_wardrobe()
-    sources = sorted({f"{o.source} ({o.licence})" for o in outfits})
-    return (f"Outfits: {len(outfits)} cut from {'; '.join(sources)}; each one's credit is in the gallery's captions "
-            "and under \"Outfit credits\".")
-
-
-def outfit_credits() -> str:
-    """Markdown: where every outfit comes from (the credits accordion)."""
-    lines = ["Each outfit is cut automatically from an official portrait (head, hair and background removed); "
-             "the cut-outs are adaptations.", "", "| outfit | credit |", "|---|---|"]
-    lines += [f"| {outfit_label(row)} (`{row['id']}`) | {row['credit']} |" for row in outfit_rows()]
-    return "\n".join(lines)
-
-
-def picked_outfit(attire: str):
-    """The select handler of ``attire``'s gallery: (the clicked outfit's id, ``attire``) for the outfit dropdown and
-    the attire radio, so that the two agree."""
-    ids = [row["id"] for row in outfit_rows(attire)]
-
-    def pick(event: gr.SelectData) -> tuple[str, str]:
-        if isinstance(event.index, int) and 0 <= event.index < len(ids):
-            return ids[event.index], attire
-        return OUTFIT_AUTO, attire
-
-    return pick
-
-
-def outfit_for_attire(attire: str, outfit: str) -> str:
-    """The attire radio changed: the outfit stays, unless it is a gallery outfit of another attire (then "auto")."""
-    row = next((r for r in outfit_rows() if r["id"] == outfit), None)
-    return OUTFIT_AUTO if row is not None and attire != "auto" and row["attire"] != attire else outfit
-
-
-def describe_outfit(result, requested_outfit: str) -> str:
-    """The result's outfit line: which outfit was used and where it comes from."""
-    used = getattr(result, "outfit", None)
-    if requested_outfit == OUTFIT_UPLOAD:
-        return "Outfit: cut from your outfit photo."
-    if used in (None, OUTFIT_NONE):
-        return "Outfit: drawn by the model (no outfit fitted)."
-    if used == OUTFIT_KEEP:
-        return "Outfit: your own clothes (new frame and background only)."
-    row = next((r for r in outfit_rows() if r["id"] == used), None)
-    if row is None:
-        return f"Outfit: {used}."
-    how = "your choice" if requested_outfit == used else "the default for the attire"
-    return f"Outfit: **{outfit_label(row)}** (`{used}`, {how}) · {row['credit']}."
 
 
 def describe(result, requested: str, seconds: float, requested_outfit: str = OUTFIT_AUTO) -> tuple[Any, str]:
@@ -729,57 +268,6 @@ def make_headshot(photo: Any, attire: str = "auto", background: str = DEFAULT_BA
     return str(path), label, info, download
 
 
-# --- requests: bodies bounded before they are read ------------------------------------------------------------------
-class RequestSizeLimit:
-    """ASGI middleware: a request body (other than a file upload, which gradio limits to ``MAX_UPLOAD_MB``) larger
-    than ``MAX_REQUEST_KB`` is answered 413 before it is read, so no photo can slip past the upload limit inside a
-    JSON request (a data: URL) and no huge body is ever parsed into memory."""
-
-    def __init__(self, app, limit: int = MAX_REQUEST_KB * 1024) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or scope["path"].rstrip("/").endswith("/upload"):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.limit:
-            await self._refuse(send)
-            return
-        received = 0
-        started = refused = False
-
-        async def bounded_receive():
-            nonlocal received, refused
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.limit and not refused:
-                refused = True
-                if not started:
-                    await self._refuse(send)
-                return {"type": "http.disconnect"}  # the app stops reading: the rest is never buffered
-            return message
-
-        async def guarded_send(message) -> None:
-            nonlocal started
-            if refused:
-                return  # the 413 has been sent instead
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        await self.app(scope, bounded_receive, guarded_send)
-
-    @staticmethod
-    async def _refuse(send) -> None:
-        body = f"Request too large. Upload photos (at most {MAX_UPLOAD_MB} MB) as files.".encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-
-
 # --- the page -------------------------------------------------------------------------------------------------------
 INTRO = """\
 # Selfie → Business Headshot
@@ -828,27 +316,6 @@ MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=SYSTEM_FONTS, font_mono=MONO_FONTS)
 
 
-def _outfit_picker(attire_radio: gr.Radio) -> tuple[gr.Dropdown, gr.Image]:
-    """The outfit dropdown, a gallery per attire whose clicks set it (and the attire), and the (hidden until chosen)
-    upload of the visitor's own outfit photo."""
-    outfit = gr.Dropdown(outfit_choices(), value=OUTFIT_AUTO, label="Outfit", elem_id="outfit",
-                         info="Click an outfit in the gallery, or choose Auto, your own clothes or your own photo.")
-    with gr.Tabs(elem_id="outfit-gallery"):
-        for attire in sorted(ATTIRES, key=lambda name: name != "suit"):  # suits first
-            with gr.Tab(f"{attire.capitalize()}s ({len(outfit_rows(attire))})", elem_id=f"tab-{attire}"):
-                gallery = gr.Gallery(gallery_items(attire), columns=4, height=300, allow_preview=False,
-                                     show_label=False, object_fit="contain", elem_id=f"gallery-{attire}")
-                gallery.select(picked_outfit(attire), None, [outfit, attire_radio], queue=False,
-                               api_visibility="private")
-    attire_radio.change(outfit_for_attire, [attire_radio, outfit], outfit, queue=False, api_visibility="private")
-    with gr.Column(visible=False, elem_id="outfit-upload") as upload_box:
-        outfit_photo = gr.Image(label="Your own outfit photo: someone in business clothes, head and both shoulders",
-                                sources=["upload", "clipboard"], type="filepath", height=240, elem_id="outfit-photo")
-    outfit.change(lambda value: gr.Column(visible=value == OUTFIT_UPLOAD), outfit, upload_box, queue=False,
-                  api_visibility="private")
-    return outfit, outfit_photo
-
-
 def build_demo() -> gr.Blocks:
     """The page (not launched)."""
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
@@ -858,7 +325,7 @@ def build_demo() -> gr.Blocks:
                 photo = gr.Image(label="Your selfie", sources=["upload", "webcam", "clipboard"], type="filepath",
                                  height=420, elem_id="photo")
                 attire = gr.Radio(ATTIRE_CHOICES, value="auto", label="Attire", elem_id="attire")
-                outfit, outfit_photo = _outfit_picker(attire)
+                outfit, outfit_photo = outfit_picker(attire)
                 background = gr.ColorPicker(DEFAULT_BACKGROUND, label="Background colour", elem_id="background",
                                              info="Click the swatch for any colour, or pick a preset below.")
                 with gr.Row(elem_id="swatches"):

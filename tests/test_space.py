@@ -71,7 +71,7 @@ def _fake_result(image_size=(400, 400), attire="suit", probabilities=None, outfi
 
 
 # --- fast: no server, no model --------------------------------------------------------------------------------------
-def test_errors_become_friendly_messages(app):
+def test_errors_become_friendly_messages(app, friendly_errors):
     from cyclegan_biz.errors import (
         FaceTooSmallError,
         ImageTooLargeError,
@@ -95,12 +95,12 @@ def test_errors_become_friendly_messages(app):
         shown = app.friendly_error(err)
         assert isinstance(shown, app.gr.Error)
         assert shown.title == title
-        assert shown.message == app.error_message(err)
+        assert shown.message == friendly_errors.error_message(err)
         assert shown.message[0].isupper() and "<bytes>" not in shown.message
         assert str(err).replace("<bytes>: n", "N") == shown.message
     # Anything else: a generic line; the details (paths, internals) stay in the server log.
     shown = app.friendly_error(RuntimeError("CUDA out of memory at /srv/secret/path.py:12"))
-    assert shown.message == app.GENERIC_ERROR and "secret" not in shown.message
+    assert shown.message == friendly_errors.GENERIC_ERROR and "secret" not in shown.message
     assert app.friendly_error(shown) is shown  # a gr.Error passes through unchanged
 
 
@@ -117,16 +117,36 @@ def test_options_are_parsed(app):
             bad()
 
 
+@pytest.fixture(scope="module")
+def space_uploads(app):
+    """space/uploads.py as app.py imported it: the settings and stores of the app's file handling."""
+    return sys.modules["uploads"]
+
+
+@pytest.fixture(scope="module")
+def friendly_errors(app):
+    """space/friendly_errors.py as app.py imported it: what the page shows for an error."""
+    return sys.modules["friendly_errors"]
+
+
+@pytest.fixture(scope="module")
+def wardrobe_ui(app):
+    """space/wardrobe_ui.py as app.py imported it: the outfit choices and gallery."""
+    return sys.modules["wardrobe_ui"]
+
+
 @pytest.fixture
-def uploads(app, monkeypatch):
+def uploads(app, space_uploads, monkeypatch):
     """A fresh record of gradio's uploads (what its /upload route fills in ``Blocks.upload_file_set``)."""
-    record = app._Uploads()
+    record = space_uploads._Uploads()
     record.blocks = SimpleNamespace(upload_file_set=set())
-    monkeypatch.setattr(app, "_uploads", record)
+    monkeypatch.setattr(space_uploads, "_uploads", record)  # read_photo's
+    monkeypatch.setattr(app, "_uploads", record)  # build_demo's
     return record
 
 
-def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_photo, example_photos, uploads):
+def test_upload_is_deleted_and_results_cleaned(app, space_uploads, tmp_path, monkeypatch, user_photo, example_photos,
+                                                uploads):
     """A request reads the upload into memory and deletes its file; the result is the only file left, and it goes
     when the session ends. Re-running with other options works from memory. Errors delete the upload too."""
     cache = tmp_path / "gradio"
@@ -159,7 +179,7 @@ def test_upload_is_deleted_and_results_cleaned(app, tmp_path, monkeypatch, user_
     assert download.value["path"] == image_path and label == "Suit" and "your choice" in info
 
     # Same upload again (the browser still holds its path): served from memory; the session's old result goes.
-    monkeypatch.setattr(app, "SUPERSEDED_AFTER_S", 0.0)
+    monkeypatch.setattr(space_uploads, "SUPERSEDED_AFTER_S", 0.0)
     image_path2, label, info, _ = app.make_headshot(payload, "auto", "#c5c7c9", "square", request=request)
     assert seen[-1][0] == data and label == {"Blazer": 0.7, "Suit": 0.3} and "70% sure" in info
     assert [p for p in cache.rglob("*") if p.is_file()] == [Path(image_path2)]
@@ -432,7 +452,8 @@ def hostile_payloads(cache: Path, secret: Path, foreign: Path, link: Path, plant
     }
 
 
-def test_only_uploads_gradio_stored_are_read(app, tmp_path, monkeypatch, user_photo, example_photos, uploads):
+def test_only_uploads_gradio_stored_are_read(app, space_uploads, tmp_path, monkeypatch, user_photo, example_photos,
+                                             uploads):
     cache = tmp_path / "gradio"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
     monkeypatch.setattr(app, "_run_pipeline", lambda photo, *args: _fake_result())
@@ -457,14 +478,14 @@ def test_only_uploads_gradio_stored_are_read(app, tmp_path, monkeypatch, user_ph
     for name, payload in payloads.items():
         with pytest.raises(app.gr.Error) as refused:
             app.make_headshot(payload, request=request)
-        assert refused.value.message == app.UNAVAILABLE_PHOTO, name
+        assert refused.value.message == space_uploads.UNAVAILABLE_PHOTO, name
     # The same in the outfit photo's slot (the selfie a bundled example); and a server path as the outfit itself,
     # which the library would read as an outfit photo, is refused as an invalid option.
     uploads.examples = {"example.jpg": example_photos[0]}
     for name, payload in payloads.items():
         with pytest.raises(app.gr.Error) as refused:
             app.make_headshot("example.jpg", outfit="upload", outfit_photo=payload, request=request)
-        assert refused.value.message == app.UNAVAILABLE_PHOTO, name
+        assert refused.value.message == space_uploads.UNAVAILABLE_PHOTO, name
     for outfit in (str(secret), str(foreign), str(link), "../secret.jpg"):
         with pytest.raises(app.gr.Error) as refused:
             app.make_headshot("example.jpg", outfit=outfit, request=request)
@@ -487,12 +508,12 @@ def test_only_uploads_gradio_stored_are_read(app, tmp_path, monkeypatch, user_ph
     app._outputs.cleanup()
 
 
-def test_expired_results_go_without_a_new_request(app, tmp_path, monkeypatch):
+def test_expired_results_go_without_a_new_request(app, space_uploads, tmp_path, monkeypatch):
     """Housekeeping (a thread in the served app) deletes expired results with their folders: none stays behind
     until the next visitor comes."""
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     path = app._outputs.save(Image.new("RGB", (64, 64)), "session", "headshot.jpg")
-    monkeypatch.setattr(app, "OUTPUT_TTL_S", -1.0)
+    monkeypatch.setattr(space_uploads, "OUTPUT_TTL_S", -1.0)
     app.housekeeping()
     assert not path.parent.exists() and list((tmp_path / "gradio").iterdir()) == []
 
@@ -508,7 +529,7 @@ def test_several_faces_and_warnings_are_said_on_the_page(app):
 
 
 # --- the outfit: gallery, choices, own photo -------------------------------------------------------------------------
-def test_gallery_lists_every_outfit_with_its_credit(app):
+def test_gallery_lists_every_outfit_with_its_credit(app, wardrobe_ui):
     """A gallery per attire with a thumbnail and a caption (what it is, id, credit) for every shipped outfit; a
     click on a thumbnail picks that outfit; the credits list names every source."""
     from cyclegan_biz.wardrobe import catalogue
@@ -516,29 +537,29 @@ def test_gallery_lists_every_outfit_with_its_credit(app):
     rows = catalogue.list_outfits()
     shown = []
     for attire in app.ATTIRES:
-        items = app.gallery_items(attire)
+        items = wardrobe_ui.gallery_items(attire)
         ids = [row["id"] for row in rows if row["attire"] == attire]
         assert len(items) == len(ids) > 0
         for (thumbnail, caption), outfit_id in zip(items, ids, strict=True):
             row = next(r for r in rows if r["id"] == outfit_id)
             assert f"({outfit_id})" in caption and row["credit"] in caption and attire in caption.lower()
-            assert thumbnail.dtype == np.uint8 and thumbnail.shape[1] == app.THUMBNAIL_WIDTH
+            assert thumbnail.dtype == np.uint8 and thumbnail.shape[1] == wardrobe_ui.THUMBNAIL_WIDTH
             assert thumbnail.std() > 10  # an outfit, not a blank tile
-        pick = app.picked_outfit(attire)
+        pick = wardrobe_ui.picked_outfit(attire)
         assert [pick(SimpleNamespace(index=i)) for i in (0, len(ids) - 1)] == [(ids[0], attire), (ids[-1], attire)]
         assert pick(SimpleNamespace(index=len(ids))) == ("auto", attire)
         # The attire radio set to the other attire drops a gallery outfit; "auto" or the same attire keeps it.
         other = next(a for a in app.ATTIRES if a != attire)
-        assert app.outfit_for_attire(other, ids[0]) == "auto"
-        assert app.outfit_for_attire(attire, ids[0]) == app.outfit_for_attire("auto", ids[0]) == ids[0]
-        assert app.outfit_for_attire(other, "keep") == "keep"
+        assert wardrobe_ui.outfit_for_attire(other, ids[0]) == "auto"
+        assert wardrobe_ui.outfit_for_attire(attire, ids[0]) == wardrobe_ui.outfit_for_attire("auto", ids[0]) == ids[0]
+        assert wardrobe_ui.outfit_for_attire(other, "keep") == "keep"
         shown += ids
     assert sorted(shown) == sorted(row["id"] for row in rows)
     credits = app.outfit_credits()
     sources = app.outfit_sources()
     assert all(o.source in sources and o.licence in sources for o in catalogue.load_wardrobe())
     assert all(row["credit"] in credits and row["id"] in credits for row in rows)
-    choices = dict((value, label) for label, value in app.outfit_choices())
+    choices = dict((value, label) for label, value in wardrobe_ui.outfit_choices())
     assert {"auto", "keep", "upload"} <= set(choices) and all(row["id"] in choices for row in rows)
     assert app.outfit_choice("Keep") == "keep" and app.outfit_choice(rows[-1]["id"]) == rows[-1]["id"]
     for bad in ("tuxedo-01", "/etc/passwd", "suit-navy-01/../x"):
@@ -546,7 +567,8 @@ def test_gallery_lists_every_outfit_with_its_credit(app):
             app.outfit_choice(bad)
 
 
-def test_outfit_choice_and_own_outfit_photo(app, tmp_path, monkeypatch, user_photo, example_photos, uploads):
+def test_outfit_choice_and_own_outfit_photo(app, space_uploads, tmp_path, monkeypatch, user_photo, example_photos,
+                                            uploads):
     """The chosen outfit reaches the pipeline and is named (with its credit) under the result. An own outfit photo
     is read like the selfie (its upload deleted as it is read), given to the library as a private temporary file
     deleted right after; sent but not chosen, it is deleted all the same."""
@@ -604,7 +626,7 @@ def test_outfit_choice_and_own_outfit_photo(app, tmp_path, monkeypatch, user_pho
         app.make_headshot(None, outfit="upload", outfit_photo=worn, request=request)
     assert not Path(worn["path"]).exists()
     app.end_session(request)
-    app.forget_everything()
+    space_uploads.forget_everything()
     assert [p for p in cache.rglob("*") if p.is_file()] == []
 
 

@@ -183,7 +183,7 @@ def test_build_script_writes_the_wardrobe(tmp_path):
 
 
 def test_pins_inside_the_jacket_are_found_but_not_the_shirt_beside_it():
-    from cyclegan_biz.wardrobe.builder import _find_pins
+    from cyclegan_biz.wardrobe.pins import find_pins
 
     rgb = np.zeros((100, 100, 3), dtype=np.uint8)
     rgb[:] = (25, 30, 60)  # navy jacket
@@ -191,7 +191,7 @@ def test_pins_inside_the_jacket_are_found_but_not_the_shirt_beside_it():
     rgb[:, :20] = (245, 245, 245)  # the shirt beside the jacket
     area = np.ones((100, 100), dtype=bool)
     lab = to_lab(rgb)
-    pins = _find_pins(lab, area, np.median(lab[:, 50:].reshape(-1, 3), axis=0), fs=60.0)
+    pins = find_pins(lab, area, np.median(lab[:, 50:].reshape(-1, 3), axis=0), fs=60.0)
     assert pins[40:46, 60:66].all()
     assert not pins[:, :20].any() and pins.sum() == 36
 

@@ -29,24 +29,38 @@ from ..imageio import load_rgb_array
 from ..vision.landmarks import Face, detect_face
 from ..vision.pose import Shoulders, detect_shoulders
 from ..vision.segmentation import person_mask
+from .appearance import (
+    CHEEK_LEFT,
+    CHEEK_RIGHT,
+    CHIN,
+    NOSE_TIP,
+    ColourModel,
+    colour_name,
+    describe_outfit,
+    hair_model,
+    head_yaw,
+    light_side,
+    skin_model,
+    to_lab,
+)
 from .outfit import Outfit
+from .pins import MAX_PIN_SIZE, PIN_CONTRAST, remove_pins
 from .vocabulary import ATTIRES
 
-# Face mesh points (mediapipe 478-point topology).
-CHIN = 152
-NOSE_TIP = 1
-CHEEK_LEFT = (50, 101, 118, 205, 187)  # as seen in the image for a frontal face
-CHEEK_RIGHT = (280, 330, 347, 425, 411)
+# Colour models, measurements and colour names moved to ``appearance``, the pin remover to ``pins``: still
+# importable from here.
+__all__ = [
+    "CHEEK_LEFT", "CHEEK_RIGHT", "CHIN", "HAIR_DISTANCE", "MAX_HAIR_ON_SHOULDERS", "MAX_PHOTO_SIDE", "MAX_PIN_SIZE",
+    "MAX_SKIN_IN_FRONT", "MAX_YAW", "MIN_CLOTHES_SHARE", "NOSE_TIP", "PIN_CONTRAST", "SKIN_DISTANCE", "ColourModel",
+    "Cut", "NoOutfitError", "Outfit", "assess_photo", "colour_name", "cut_outfit", "hair_model", "head_yaw",
+    "light_side", "outfit_from_photo", "skin_model", "to_lab",
+]
 
 # Builder filters (the shipped wardrobe); measured on the business portraits, see scripts/build_wardrobe.py.
 MAX_YAW = 0.3  # frontal: see head_yaw()
 MAX_HAIR_ON_SHOULDERS = 0.02  # share of the shoulder area covered by hair
 MAX_SKIN_IN_FRONT = 0.01  # skin-like share of the torso away from the neck (hands, arms in front)
 MIN_CLOTHES_SHARE = 0.25  # clothes must cover at least this share of the area below the collar
-
-# Pins: blobs at most this many face sizes across, at least this far (Lab) from the jacket's colour.
-MAX_PIN_SIZE = 0.25
-PIN_CONTRAST = 20.0
 
 # Colour-model thresholds (Mahalanobis distance in Lab).
 SKIN_DISTANCE = 3.5
@@ -62,107 +76,6 @@ class Cut:
     hair_on_shoulders: float = 0.0
     skin_in_front: float = 0.0
     pins_removed: int = 0
-
-
-# --- colour models -------------------------------------------------------------------------------------------------
-@dataclass
-class ColourModel:
-    """A Gaussian in Lab (float, L 0-100): mean and inverse covariance."""
-
-    mean: np.ndarray
-    inv_cov: np.ndarray
-
-    @classmethod
-    def fit(cls, lab_pixels: np.ndarray, floor: float = 4.0) -> ColourModel | None:
-        if len(lab_pixels) < 20:
-            return None
-        cov = np.cov(lab_pixels.T) + np.eye(3) * floor  # a floor: small samples give too narrow a model
-        return cls(lab_pixels.mean(axis=0), np.linalg.inv(cov))
-
-    def distance(self, lab: np.ndarray) -> np.ndarray:
-        diff = lab - self.mean
-        return np.sqrt(np.einsum("...i,ij,...j->...", diff, self.inv_cov, diff))
-
-
-def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """Float Lab (L 0-100, a/b about -128..127) of a uint8 RGB image."""
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-
-
-def _patch_pixels(lab: np.ndarray, points: np.ndarray, radius: int) -> np.ndarray:
-    height, width = lab.shape[:2]
-    patches = []
-    for x, y in np.round(points).astype(int):
-        patch = lab[max(0, y - radius): min(height, y + radius + 1), max(0, x - radius): min(width, x + radius + 1)]
-        patches.append(patch.reshape(-1, 3))
-    return np.concatenate(patches)
-
-
-def skin_model(lab: np.ndarray, face: Face) -> ColourModel:
-    radius = max(1, int(face.size() * 0.03))
-    points = face.points[list(CHEEK_LEFT + CHEEK_RIGHT)]
-    model = ColourModel.fit(_patch_pixels(lab, points, radius))
-    if model is None:  # only for tiny faces, which detect_face rejects first
-        raise NoOutfitError("The face is too small to tell skin from clothes; use a larger photo.")
-    return model
-
-
-def hair_model(lab: np.ndarray, person: np.ndarray, face: Face, head: np.ndarray) -> ColourModel | None:
-    """Colour of the hair: person pixels above the brows outside the face; None for bald heads or hats-off."""
-    brow_top = face.points[face.groups["brows"], 1].min()
-    above = np.zeros(person.shape, dtype=bool)
-    above[: max(0, int(brow_top))] = True
-    hair = above & (person > 0.5) & ~head
-    return ColourModel.fit(lab[hair])
-
-
-# --- measurements --------------------------------------------------------------------------------------------------
-def head_yaw(face: Face) -> float:
-    """Head turn, about -1..1: the nose tip's offset from the eye midpoint in half eye-distances (+: toward image
-    right)."""
-    left, right = face.eye_centers()
-    half = np.linalg.norm(right - left) / 2
-    offset = face.points[NOSE_TIP, 0] - (left[0] + right[0]) / 2
-    return float(np.clip(offset / max(half, 1e-6), -1.0, 1.0))
-
-
-def light_side(lab: np.ndarray, face: Face) -> float:
-    """Light direction, about -1..1 (+: lit from image right), from the lightness of the two cheeks."""
-    radius = max(1, int(face.size() * 0.03))
-    left = _patch_pixels(lab, face.points[list(CHEEK_LEFT)], radius)[:, 0].mean()
-    right = _patch_pixels(lab, face.points[list(CHEEK_RIGHT)], radius)[:, 0].mean()
-    return float(np.clip(4.0 * (right - left) / max(right + left, 1e-6), -1.0, 1.0))
-
-
-# Named colours in Lab (D65, L 0-100); jacket and shirt colours are named by the nearest one.
-_NAMED_LAB = {
-    "black": (10, 0, -1),
-    "charcoal": (30, 0, -2),
-    "grey": (50, 0, -2),
-    "light grey": (68, 0, -2),
-    "white": (88, 0, 0),
-    "navy": (17, 3, -12),
-    "blue": (38, 8, -36),
-    "light blue": (75, -4, -18),
-    "brown": (35, 10, 18),
-    "beige": (70, 5, 20),
-    "green": (40, -25, 15),
-    "red": (40, 55, 35),
-    "burgundy": (28, 35, 10),
-    "pink": (70, 30, 0),
-    "purple": (35, 30, -30),
-    "teal": (50, -30, -10),
-    "yellow": (80, 0, 60),
-}
-
-
-def colour_name(lab: np.ndarray) -> str:
-    """The nearest named colour to a Lab colour (chroma weighted up so greys and navies are told apart)."""
-    names = list(_NAMED_LAB)
-    refs = np.array([_NAMED_LAB[n] for n in names], dtype=np.float32)
-    weights = np.array([1.0, 1.6, 1.6], dtype=np.float32)
-    distance = (((refs - np.asarray(lab, dtype=np.float32)) * weights) ** 2).sum(axis=1)
-    return names[int(distance.argmin())]
 
 
 # --- cutting -------------------------------------------------------------------------------------------------------
@@ -247,54 +160,6 @@ def _above_solid_clothes(clothes: np.ndarray, run: int) -> np.ndarray:
     height = clothes.shape[0]
     first = np.where(solid.any(axis=0), solid.argmax(axis=0), height)
     return np.arange(height)[:, None] < first[None, :]
-
-
-def _has_tie(lab: np.ndarray, clothes: np.ndarray, centre_x: float, collar_y: float, face_w: float, fs: float,
-             shirt_lab: np.ndarray) -> bool:
-    """A tie: for a fifth of a face size under the collar, a narrow run of something that is not shirt with shirt
-    on both sides of it (a tie of the jacket's colour too). An open collar has skin, not clothes, in the middle."""
-    height, width = clothes.shape
-    x0, x1 = int(max(0, centre_x - 0.45 * face_w)), int(min(width, centre_x + 0.45 * face_w))
-    y0, y1 = int(collar_y), int(min(height, collar_y + fs))  # the V of the collar can be deep: look far down
-    if y1 <= y0 or x1 <= x0:
-        return False
-    region, inside = lab[y0:y1, x0:x1], clothes[y0:y1, x0:x1]
-    shirt = inside & (np.linalg.norm(region - shirt_lab, axis=-1) < 15)
-    tie_rows = 0
-    for row_shirt, row_inside in zip(shirt, inside, strict=True):
-        xs = np.flatnonzero(row_shirt)
-        if len(xs) < 2:
-            continue
-        gaps = np.diff(xs)
-        widest = int(gaps.argmax())
-        gap = slice(xs[widest] + 1, xs[widest + 1])
-        # A gap in the shirt, filled with clothes, of about a tie's width.
-        if 0.06 * face_w <= gaps[widest] <= 0.4 * face_w and row_inside[gap].mean() > 0.8:
-            tie_rows += 1
-    return tie_rows >= 0.2 * fs
-
-
-def _find_pins(lab: np.ndarray, jacket_area: np.ndarray, jacket_lab: np.ndarray, fs: float) -> np.ndarray:
-    """Small blobs unlike the jacket with jacket all around them (lapel and flag pins, brooches): a mask.
-
-    A blob counts when it is at most ``MAX_PIN_SIZE`` face sizes across and a ring around it is mostly
-    jacket-coloured (70 %), so that lapel edges, the shirt and the tie (not surrounded by jacket) are left alone."""
-    unlike = jacket_area & (np.linalg.norm(lab - jacket_lab, axis=-1) > PIN_CONTRAST)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(unlike.astype(np.uint8), connectivity=8)
-    like = jacket_area & ~unlike
-    pins = np.zeros(unlike.shape, dtype=bool)
-    max_side = MAX_PIN_SIZE * fs
-    for index in range(1, count):
-        x, y, w, h, area = stats[index]
-        if max(w, h) > max_side or area < max(4.0, 0.001 * fs * fs):
-            continue
-        blob = labels == index
-        margin = max(2, int(0.03 * fs))
-        kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
-        ring = cv2.dilate(blob.astype(np.uint8), kernel).astype(bool) & ~blob
-        if like[ring].mean() >= 0.7:
-            pins |= blob
-    return pins
 
 
 def _collar_top(clothes: np.ndarray, x: int, start: int, outward: int) -> float:
@@ -400,43 +265,6 @@ def _find_anchors(frame: _Frame, shoulders: Shoulders, regions: _Regions) -> dic
     }
 
 
-@dataclass
-class _Description:
-    jacket_lab: np.ndarray
-    shirt_lab: np.ndarray
-    tie: bool
-
-
-def _describe(lab: np.ndarray, frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray]) -> _Description:
-    """Jacket and shirt colours and whether there is a tie; ``NoOutfitError`` when there is no jacket to see."""
-    fs, clothes = frame.fs, regions.clothes
-    collar_y = (anchors["neck_left"][1] + anchors["neck_right"][1]) / 2
-    dx = frame.dx()
-    jacket = clothes & (dx > 0.6) & frame.rows(collar_y + 0.3 * fs)
-    if jacket.sum() < 0.05 * fs * fs:
-        raise NoOutfitError("Too little clothing below the head to cut an outfit; use a head-and-shoulders photo.")
-    jacket_lab = np.median(lab[jacket], axis=0)
-    # The shirt or top: what is not jacket in the opening under the chin (a tie is too narrow to sway a median).
-    front = clothes & (dx < 0.3) & frame.rows(collar_y, collar_y + 0.6 * fs)
-    front &= np.linalg.norm(lab - jacket_lab, axis=-1) > 20
-    shirt_lab = np.median(lab[front], axis=0) if front.sum() > 0.01 * fs * fs else jacket_lab
-    centre_x = (anchors["neck_left"][0] + anchors["neck_right"][0]) / 2
-    tie = _has_tie(lab, clothes, centre_x, collar_y, frame.face_w, fs, shirt_lab)
-    return _Description(jacket_lab, shirt_lab, tie)
-
-
-def _remove_pins(photo: np.ndarray, lab: np.ndarray, frame: _Frame, regions: _Regions,
-                 jacket_lab: np.ndarray) -> tuple[np.ndarray, int]:
-    """The photo with lapel and flag pins painted over with jacket, and how many there were."""
-    pins = _find_pins(lab, regions.clothes & (frame.dx() >= 0.25), jacket_lab, frame.fs)
-    if not pins.any():
-        return photo, 0
-    margin = max(1, int(0.03 * frame.fs))  # a pin's rim and shadow are less contrasted than its face
-    grown = cv2.dilate(pins.astype(np.uint8), np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
-    count = cv2.connectedComponents(pins.astype(np.uint8))[0] - 1
-    return cv2.inpaint(photo, grown, max(2.0, frame.fs * 0.04), cv2.INPAINT_TELEA), count
-
-
 def _problems(frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray],
               yaw: float) -> tuple[list[str], float, float]:
     """What makes the photo unfit for the shipped wardrobe; the hair-on-shoulders and skin-in-front shares."""
@@ -502,8 +330,8 @@ def assess_photo(
     lab = to_lab(photo)
     regions = _split_person(photo, lab, frame)
     anchors = _find_anchors(frame, shoulders, regions)
-    described = _describe(lab, frame, regions, anchors)
-    photo, pins = _remove_pins(photo, lab, frame, regions, described.jacket_lab)
+    described = describe_outfit(lab, frame, regions, anchors)
+    photo, pins = remove_pins(photo, lab, frame, regions, described.jacket_lab)
     yaw = head_yaw(face)
     problems, hair_share, front_skin = _problems(frame, regions, anchors, yaw)
     clothes, skin, offset = _crop_layers(photo, frame, regions, shoulders)

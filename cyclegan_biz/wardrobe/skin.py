@@ -1,0 +1,184 @@
+"""The outfit's skin in the user's colour: the cheeks' colour, the outfit's neck skin recoloured to it, a plain
+painted neck under it, and the cheeks' grain."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..vision.landmarks import Face
+from .appearance import CHEEK_LEFT, CHEEK_RIGHT, to_lab
+from .detail import detail_sigma, grain
+from .outfit import Outfit
+from .placement import CHIN_POINTS, Placement
+
+# Mesh points (mediapipe's 478-point face mesh): the cheeks the builder samples too.
+CHEEK_POINTS = CHEEK_LEFT + CHEEK_RIGHT
+# Half the width of the neck (face sizes; a neck is about as wide as the face size, 2 eye distances): the painted
+# neck's width, and below the chin hair is only kept outside this column.
+NECK_HALF_WIDTH = 0.42
+# Lightness of neck skin relative to the cheeks (Lab L units, neck darker), from real portraits (see docs).
+NECK_SHADE = 6.0
+# The outfit's skin layer keeps this share of the wearer's shading coarser than a Gaussian of sigma SKIN_SHADING_SIGMA x
+# face size, and SKIN_FINE_DETAIL_KEPT of what is finer: seen on contact sheets, the full shading drew the wearer's
+# jaw line and neck folds on the user's neck and chest, and kept whole, the finer detail (enlarged 2-5x from small
+# sources) still drew them as thin lines.
+SKIN_BROAD_SHADING_KEPT = 0.25
+SKIN_FINE_DETAIL_KEPT = 0.3
+SKIN_SHADING_SIGMA = 0.025
+
+
+def _sample(image: np.ndarray, points: np.ndarray, radius: int) -> np.ndarray:
+    """Pixels in small squares around ``points`` (N x 3 float32), clipped to the image."""
+    height, width = image.shape[:2]
+    patches = []
+    for x, y in np.round(points).astype(int):
+        x0, x1 = max(0, x - radius), min(width, x + radius + 1)
+        y0, y1 = max(0, y - radius), min(height, y + radius + 1)
+        if x1 > x0 and y1 > y0:
+            patches.append(image[y0:y1, x0:x1].reshape(-1, image.shape[2]))
+    return np.concatenate(patches).astype(np.float32) if patches else np.zeros((0, image.shape[2]), np.float32)
+
+
+def lab_pixels(rgb: np.ndarray) -> np.ndarray:
+    """N x 3 RGB pixels (any dtype 0..255) -> N x 3 float32 Lab."""
+    return to_lab(np.asarray(rgb, dtype=np.uint8).reshape(-1, 1, 3)).reshape(-1, 3)
+
+
+def cheek_lab(image: np.ndarray, face: Face, points: tuple[int, ...] = CHEEK_POINTS) -> np.ndarray:
+    """Median Lab colour of the upper cheeks (of ``points``: both cheeks by default)."""
+    radius = max(1, int(round(0.02 * face.size())))
+    pixels = _sample(image, face.points[list(points)], radius)
+    return np.median(lab_pixels(pixels), axis=0)
+
+
+def lit_cheek_lab(image: np.ndarray, face: Face) -> np.ndarray:
+    """The skin colour the painted neck starts from: the lighter cheek's. With light from one side, the median of
+    both cheeks is half shadow and painted a dark brown neck under a lit jaw (seen on casual photos)."""
+    sides = [cheek_lab(image, face, side) for side in (CHEEK_LEFT, CHEEK_RIGHT)]
+    return max(sides, key=lambda lab: lab[0])
+
+
+def neck_colour(cheeks_lab: np.ndarray) -> np.ndarray:
+    """The Lab colour a neck has next to cheeks of ``cheeks_lab`` (a little darker)."""
+    return np.asarray(cheeks_lab, dtype=np.float32) - np.array([NECK_SHADE, 0.0, 0.0], dtype=np.float32)
+
+
+def recolour_skin(rgb: np.ndarray, alpha: np.ndarray, target_lab: np.ndarray, face_size: float = 0.0) -> np.ndarray:
+    """Lab colour transfer of the outfit's neck skin to ``target_lab`` (the user's cheeks, shaded like a neck):
+    mean shift in a, b and L, keeping the layer's skin texture. With ``face_size`` (canvas pixels), the wearer's
+    shading (the shadow and line of their jaw, a neck fold, the light on a turned head: shapes that belong to someone
+    else) is mostly flattened, down to ``SKIN_BROAD_SHADING_KEPT``."""
+    weights = alpha > 0.5
+    if not weights.any():
+        return rgb
+    rows, cols = np.nonzero(alpha.max(axis=1) > 0)[0], np.nonzero(alpha.max(axis=0) > 0)[0]
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    out = rgb.copy()
+    out[y0:y1, x0:x1] = _shift_lab(rgb[y0:y1, x0:x1], weights[y0:y1, x0:x1], target_lab,
+                                   SKIN_SHADING_SIGMA * face_size)
+    return out
+
+
+def _shift_lab(rgb: np.ndarray, weights: np.ndarray, target_lab: np.ndarray, sigma: float = 0.0) -> np.ndarray:
+    lab = to_lab(rgb)
+    mean = lab[weights].mean(axis=0)
+    if sigma >= 1.0:
+        inside = weights.astype(np.float32)
+        # the shading: lightness blurred inside the skin only (normalised: the clothes do not darken the edges)
+        broad = cv2.GaussianBlur(lab[..., 0] * inside, (0, 0), sigma) / np.maximum(
+            cv2.GaussianBlur(inside, (0, 0), sigma), 1e-3)
+        detail = lab[..., 0] - broad
+        lab[..., 0] = mean[0] + SKIN_BROAD_SHADING_KEPT * (broad - mean[0]) + SKIN_FINE_DETAIL_KEPT * detail
+    lab += neck_colour(target_lab) - mean
+    lab[..., 0] = np.clip(lab[..., 0], 0, 100)
+    out = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+    return np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """float32 Lab (... x 3) -> uint8 RGB."""
+    rgb = cv2.cvtColor(np.ascontiguousarray(lab, dtype=np.float32).reshape(-1, 1, 3), cv2.COLOR_LAB2RGB)
+    return np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8).reshape(np.shape(lab))
+
+
+def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: Placement, outfit: Outfit,
+               neck_lab: np.ndarray, clothes_span: np.ndarray, noise_sigma: float = 0.0) -> None:
+    """A plain neck under the outfit's own skin layer (in place; ``matte`` gets its weight): the hull of the jaw
+    near the chin and a neck's width where the clothes start under the chin, in the user's neck colour, a little
+    darker under the chin and at the sides; below it continues down to the bottom, but only inside ``clothes_span``
+    (canvas bool: between the clothes' left and right edges on each row), which fills a neckline's V and leaves no
+    background where the soft edges of clothes and skin meet. Outfits whose skin layer is small or missing still
+    get a neck. ``noise_sigma``: the face's noise level, added so the neck is not smoother than the face."""
+    size = face.size()
+    outline = face.points[face.groups["outline"]]
+    chin = face.points[CHIN_POINTS[0]]
+    near = np.abs(outline[:, 0] - chin[0]) < NECK_HALF_WIDTH * size
+    jaw = outline[(outline[:, 1] > face.mouth_center()[1]) & near]
+    # symmetric about the chin, down to where the clothes start under it (anchors of a turned wearer's collar
+    # would skew it), then on inside the clothes' span to the bottom
+    half = NECK_HALF_WIDTH * size
+    column = clothes_span[:, int(np.clip(round(chin[0]), 0, clothes_span.shape[1] - 1))]
+    below = np.nonzero(column[int(max(chin[1], 0)):])[0]
+    start = chin[1] + (below[0] if len(below) else 0.3 * size) + 0.05 * size
+    base = np.array([[chin[0] - half, start], [chin[0] + half, start]])
+    neck = cv2.convexHull(np.concatenate([jaw, base]).astype(np.float32)).reshape(-1, 2)
+    bottom = composite.shape[0] + 1.0
+    deep = np.array([[chin[0] - half, start - 0.1 * size], [chin[0] + half, start - 0.1 * size],
+                     [chin[0] + half, bottom], [chin[0] - half, bottom]], dtype=np.float32)
+    height, width = composite.shape[:2]
+    corners = np.concatenate([neck, deep])
+    x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 4, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 4, (width, height))
+    if x1 <= x0 or y1 <= y0:
+        return
+    shape = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    cv2.fillConvexPoly(shape, np.round(deep - (x0, y0)).astype(np.int32), 1)
+    shape &= clothes_span[y0:y1, x0:x1].astype(np.uint8)
+    cv2.fillConvexPoly(shape, np.round(neck - (x0, y0)).astype(np.int32), 1, lineType=cv2.LINE_AA)
+    weight = cv2.GaussianBlur(shape.astype(np.float32), (0, 0), max(1.0, 0.008 * size))
+    rows = np.arange(y0, y1, dtype=np.float32)
+    columns = np.arange(x0, x1, dtype=np.float32)
+    # shading: the chin's shadow under it, and the neck's sides turning away from the light
+    under_chin = np.clip(1 - (rows - float(chin[1])) / (0.25 * size), 0, 1) * 8.0
+    across = np.clip(np.abs(columns - chin[0]) / (NECK_HALF_WIDTH * size), 0, 1)
+    sides = (1 - np.cos(across * np.pi / 2)) * 7.0
+    lab = np.empty((len(rows), len(columns), 3), dtype=np.float32)
+    lab[...] = np.asarray(neck_lab, dtype=np.float32)
+    lab[..., 0] -= under_chin[:, None] + sides[None, :]
+    paint = lab_to_rgb(lab)
+    if noise_sigma > 0.3:
+        paint = cv2.add(paint, cv2.merge([grain(paint.shape[:2], noise_sigma)] * 3), dtype=cv2.CV_8U)
+    region = composite[y0:y1, x0:x1]
+    region[...] = _over(region, paint, weight)
+    np.maximum(matte[y0:y1, x0:x1], weight, out=matte[y0:y1, x0:x1])
+
+
+def row_span(mask: np.ndarray) -> np.ndarray:
+    """bool mask: on each row, everything between the first and the last set pixel of ``mask``."""
+    any_row = mask.any(axis=1)
+    first = np.where(any_row, mask.argmax(axis=1), mask.shape[1])
+    last = np.where(any_row, mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1), -1)
+    columns = np.arange(mask.shape[1])
+    return (columns[None, :] >= first[:, None]) & (columns[None, :] <= last[:, None])
+
+
+
+def _over(base: np.ndarray, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    alpha = np.ascontiguousarray(alpha, dtype=np.float32)
+    return cv2.blendLinear(rgb, base, alpha, 1.0 - alpha)
+
+
+def face_grain(photo: np.ndarray, face: Face) -> float:
+    """The noise/detail level of the cheeks (``detail_sigma`` on small squares around the cheek points)."""
+    radius = max(2, int(round(0.04 * face.size())))
+    points = np.round(face.points[list(CHEEK_POINTS)]).astype(int)
+    x0, y0 = np.maximum(points.min(axis=0) - radius, 0)
+    x1, y1 = np.minimum(points.max(axis=0) + radius + 1, (photo.shape[1], photo.shape[0]))
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    mask = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    for x, y in points - (x0, y0):
+        mask[max(0, y - radius): y + radius + 1, max(0, x - radius): x + radius + 1] = True
+    return detail_sigma(cv2.cvtColor(np.ascontiguousarray(photo[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY), mask)
+
