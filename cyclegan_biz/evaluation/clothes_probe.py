@@ -25,11 +25,11 @@ NET_WIDTH = 224  # the box is enlarged to this width for the feature network (he
 MIN_COVERAGE = 0.35  # share of the clothes box that must lie inside the photo to be judged
 
 
-@cache
 def _network():
-    from ..models.efficientnet_lite import load_efficientnet_lite0
+    """The feature network shared with ``features`` (one EfficientNet-Lite0 per process)."""
+    from .features import _feature_module
 
-    return load_efficientnet_lite0()
+    return _feature_module().net
 
 
 def embed_regions(regions: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:

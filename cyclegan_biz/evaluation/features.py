@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,9 @@ def feature_input(image: ImageInput, size: int = FEATURE_SIZE, region: str = "fu
     return np.asarray(square.resize((size, size), Image.Resampling.BICUBIC))
 
 
+@cache
 def _feature_module():
-    """Built on first use so that importing this module does not import torch."""
+    """Built on first use (and once: frozen, inference only) so that importing this module does not import torch."""
     import torch
 
     from ..models.efficientnet_lite import load_efficientnet_lite0

@@ -21,7 +21,7 @@ from ..imageio import load_rgb_array
 from ..sources import iter_images, scan_folder
 from .appearance import background_std, face_preservation_error
 from .distances import fid, kid
-from .features import FEATURE_SIZE, FeatureExtractor, embed_files, fingerprint, lazy
+from .features import FEATURE_SIZE, REGIONS, FeatureExtractor, embed_files, fingerprint, lazy
 from .identity import identity, identity_summary, nanmean
 from .probes import LinearProbe, classify_outputs, feature_cache, fit_probes
 
@@ -141,7 +141,7 @@ def evaluate_folders(generated: str | Path | None, reference: str | Path, train_
     with _timed(timings, "per_image_s"):
         records = [pair_metrics(p) for p in tqdm(pairs, desc="per-image metrics", unit="img")]
     network = lazy(FeatureExtractor)  # one network, loaded on first use, for both regions
-    extractors = {region: partial(network, region=region) for region in ("full", "torso")}
+    extractors = {region: partial(network, region=region) for region in REGIONS}
     with _timed(timings, "features_s"):
         references = sample(iter_images([reference]), reference_limit, seed)
         feats_ref = embed_files(references, extractors["full"], feature_cache(cache, "full"), "reference features")

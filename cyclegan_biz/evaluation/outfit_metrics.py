@@ -21,6 +21,7 @@ from ..imageio import load_rgb_array
 from .clothes_probe import MIN_COVERAGE, p_business
 from .portrait import Portrait
 from .references import real_ranges
+from .report import _fmt
 from .seams import seam_stats, within_real, within_share
 from .sharpness import in_range, sharpness_ratio
 
@@ -140,12 +141,6 @@ def add_outfit_metrics(result: dict[str, Any], datasets: str | Path, cache: Path
         row.update({k if k != "error" else "outfit_metrics_error": v for k, v in record.items()})
     result["summary"].update(summarize(records))
     result["summary"].update(kid_fixed_reference(outputs, datasets, cache, result["config"].get("seed", 0)))
-
-
-def _fmt(value: Any, digits: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def outfit_section(summary: dict[str, Any]) -> str:

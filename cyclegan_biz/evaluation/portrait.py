@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..vision.geometry import CANONICAL_FACE_SIZE, Alignment, align_face
+from ..vision.geometry import CANONICAL_FACE_SIZE, Alignment, align_face, shrink_to
 from ..vision.landmarks import Face, detect_face, face_mask
 from ..vision.segmentation import person_mask
 
@@ -33,11 +33,6 @@ FLAT_GREY = 128
 MAX_SIDE = 640  # everything runs on a copy at most this big (outputs of 1024 px keep a ~200 px face)
 
 
-def shrink(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
-    scale = max_side / max(rgb.shape[:2])
-    return cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-
-
 @dataclass
 class Portrait:
     """One photo with its face, person mask and the canonical crop (all measurements start from here)."""
@@ -50,11 +45,11 @@ class Portrait:
     @classmethod
     def from_rgb(cls, rgb: np.ndarray, face: Face | None = None) -> Portrait:
         """Detects the face (mediapipe mesh; raises ``NoFaceError``) unless ``face`` is given in ``rgb`` pixels."""
-        small = shrink(rgb)
+        small, scale = shrink_to(rgb, MAX_SIDE)
         if face is None:
             face = detect_face(small, min_face_size=0)
-        elif small is not rgb:
-            face = Face(face.points * (small.shape[1] / rgb.shape[1]), face.groups, face.backend)
+        elif scale < 1:
+            face = face.scaled(small.shape[1] / rgb.shape[1])
         return cls(small, face, person_mask(small), align_face(face, CROP_SIZE))
 
     @property

@@ -102,14 +102,14 @@ def read_photo(image: ImageInput, needed: float, size: int, lap) -> tuple[np.nda
     lap("decode")
     small, k = analysis_frame(photo)
     small_face = detect_face(small, min_face_size=MIN_FACE_SIZE * scale / k)
-    face = Face(small_face.points * k, small_face.groups, small_face.backend) if k > 1 else small_face
+    face = small_face.scaled(k) if k > 1 else small_face
     lap("face")
     reduced_jpeg = scale < 0.99 and max(photo.shape[:2]) < DEFAULT_MAX_SIDE  # (not a photo shrunk to max_side)
     if face.size() < needed and reduced_jpeg and isinstance(image, (str, os.PathLike, bytes)):
         # The reduced decode would be upscaled: decode again at the resolution the output needs.
         finer, finer_scale = decode(image, min_long_side=int(max(photo.shape[:2]) * needed / face.size()) + 1)
         if finer_scale > scale:
-            face = Face(face.points * (finer_scale / scale), face.groups, face.backend)
+            face = face.scaled(finer_scale / scale)
             photo, scale = finer, finer_scale
         lap("decode")
     return photo, scale, face, small, small_face

@@ -32,9 +32,9 @@ def generator_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire
     # The generator's input (and the classifier's) at model resolution, from the small copy.
     engine = pipe.engine
     resolution = engine.resolution
-    square = aligned_square(small, small_face, resolution)
     crop_framing = Framing.from_alignment(align_face(small_face, resolution), aspect, engine.multiple)
-    crop = square if aspect == "1:1" else crop_framing.warp(small, border_value=(PAD_VALUE,) * 3)
+    crop = crop_framing.warp(small, border_value=(PAD_VALUE,) * 3)
+    square = crop if aspect == "1:1" else aligned_square(small, small_face, resolution)
     # The same framing in the photo's pixels, for the output.
     model_framing = Framing.from_alignment(align_face(face, resolution), aspect, engine.multiple)
     lap("face")

@@ -17,7 +17,7 @@ from ..vision.geometry import Framing, compose_affine, transform_points
 from ..vision.pose import detect_shoulders
 from ..vision.segmentation import person_mask
 from ..wardrobe import fitting
-from ..wardrobe.vocabulary import OUTFIT_AUTO, OUTFIT_KEEP
+from ..wardrobe.vocabulary import ATTIRE_AUTO, OUTFIT_AUTO, OUTFIT_KEEP
 from .decoding import read_photo
 from .result import HeadshotResult
 from .stages import MATTE_LUT, SEGMENTATION_WIDTH, Stopwatch, aligned_square, to_model_input
@@ -45,14 +45,14 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
     person_small = person_mask(seg_image)
     seg_face = small_face.transformed(np.array([[seg_k, 0, 0], [0, seg_k, 0]]))
     top = head_top(person_small, seg_face)
-    top.above_eyes *= face.size() / seg_face.size()
+    photo_per_seg = face.size() / seg_face.size()
+    top.above_eyes *= photo_per_seg
     framing = headshot_framing(face, top, size, aspect)
     warnings_ = []
     if top.touches_top:
         warnings_.append("The hair touches the top edge of the photo, so the top of the head is cut off; for a "
                          "complete head, use a photo with some space above the hair.")
     canvas = framing.warp(photo)
-    photo_per_seg = face.size() / seg_face.size()
     seg_framing = Framing(compose_affine(framing.matrix, np.array([[photo_per_seg, 0, 0], [0, photo_per_seg, 0]])),
                           framing.width, framing.height)
     canvas_face = face.transformed(framing.matrix)
@@ -67,13 +67,14 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
         composed = replace_background(canvas, person, color)
         matte = person
     else:
-        if outfit == OUTFIT_AUTO and attire == "auto":
+        if outfit == OUTFIT_AUTO and attire == ATTIRE_AUTO:
             square = aligned_square(small, small_face, pipe.engine.resolution)
             attire_used, confidence, probabilities = pipe._choose_attire(attire, to_model_input(square), small,
                                                                         small_face)
         lap("attire")
-        chosen = fitting.resolve_outfit(outfit, attire_used,
-                                        *fitting.estimate_turn_and_light(canvas, canvas_face))
+        # head turn and light only pick among the default outfits (and their mirrors)
+        turn_and_light = fitting.estimate_turn_and_light(canvas, canvas_face) if outfit == OUTFIT_AUTO else (0.0, 0.0)
+        chosen = fitting.resolve_outfit(outfit, attire_used, *turn_and_light)
         attire_used, outfit_id = chosen.attire, chosen.id
         lap("outfit")
         shoulders = _shoulders(small, photo.shape, framing, face.size() / small_face.size())

@@ -64,7 +64,11 @@ class Face:
         return float(np.arctan2(right[1] - left[1], right[0] - left[0]))
 
     def transformed(self, matrix: np.ndarray) -> Face:
-        return Face(transform_points(self.points, matrix), self.groups, self.backend)
+        return replace(self, points=transform_points(self.points, matrix))
+
+    def scaled(self, factor: float) -> Face:
+        """The same landmarks in a copy of the image ``factor`` times as large."""
+        return replace(self, points=(self.points * factor).astype(np.float32))
 
 
 class LandmarkBackend(Protocol):

@@ -145,14 +145,12 @@ def seam_stats(image: np.ndarray, face: Face, collar_y: float | None = None) -> 
     distance between the cheeks and the skin just below the chin."""
     size = face.size()
     chin = face.points[CHIN_POINTS[0]]
-    outline = face.points[face.groups["outline"]]
     half = 0.18 * size
     x0, x1 = int(chin[0] - half), int(chin[0] + half)
     y0 = int(chin[1] - 0.1 * size)
     y1 = int(collar_y if collar_y is not None else chin[1] + 0.3 * size)
     height, width = image.shape[:2]
     x0, x1, y0, y1 = max(0, x0), min(width, x1), max(0, y0), min(height, max(y1, y0 + 4))
-    del outline
     band = to_lab(np.ascontiguousarray(image[y0:y1, x0:x1]))[..., 0]
     gradient = np.abs(np.diff(cv2.GaussianBlur(band, (0, 0), 1.0), axis=0)).mean(axis=1)
     ratio = float(gradient.max() / max(np.median(gradient), 1e-3))

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import FaceTooSmallError, NoFaceError, NoOutfitError
 from ..imageio import load_rgb_array
+from ..vision.geometry import shrink_to
 from ..vision.landmarks import Face, detect_face
 from ..vision.pose import Shoulders, detect_shoulders
 from ..vision.segmentation import person_mask
@@ -45,7 +46,7 @@ from .appearance import (
 )
 from .outfit import Outfit
 from .pins import MAX_PIN_SIZE, PIN_CONTRAST, remove_pins
-from .vocabulary import ATTIRES
+from .vocabulary import check_attire
 
 # Colour models, measurements and colour names moved to ``appearance``, the pin remover to ``pins``: still
 # importable from here.
@@ -319,8 +320,8 @@ def assess_photo(
 
     ``attire`` None: "suit" when a tie is found, else "blazer". Raises ``NoOutfitError`` when nothing can be cut.
     """
-    if attire is not None and attire not in ATTIRES:
-        raise ValueError(f"Unknown attire {attire!r}; choose one of {', '.join(ATTIRES)}.")
+    if attire is not None:
+        check_attire(attire, allow_auto=False)
     try:
         face = detect_face(photo, min_face_size=40)
     except (NoFaceError, FaceTooSmallError) as err:
@@ -364,9 +365,7 @@ def cut_outfit(photo: np.ndarray, attire: str | None = None, outfit_id: str = "c
     """The outfit worn in ``photo`` (HxWx3 uint8 RGB), e.g. a user's own outfit photo; ``NoOutfitError`` if none.
 
     Unlike the wardrobe builder this accepts imperfect photos (turned heads, some hair on the shoulders)."""
-    scale = MAX_PHOTO_SIDE / max(photo.shape[:2])
-    if scale < 1:
-        photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    photo, _ = shrink_to(photo, MAX_PHOTO_SIDE)
     return assess_photo(photo, attire=attire, outfit_id=outfit_id, **credit).outfit
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import CycleBizError
 from .outfit import Outfit, read_outfits
-from .vocabulary import ATTIRES, check_attire
+from .vocabulary import ATTIRE_AUTO, ATTIRES, check_attire
 
 OUTFITS_DIR = Path(__file__).resolve().parent / "outfits"
 
@@ -44,7 +44,7 @@ def list_outfits(attire: str | None = None, folder: str | Path | None = None) ->
     tie and credit."""
     rows = []
     for outfit in load_wardrobe(folder):
-        if attire in (None, "auto") or outfit.attire == attire:
+        if attire in (None, ATTIRE_AUTO) or outfit.attire == attire:
             rows.append({
                 "id": outfit.id,
                 "attire": outfit.attire,

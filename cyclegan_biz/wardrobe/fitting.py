@@ -81,7 +81,7 @@ from .skin import (
     recolour_skin,
     row_span,
 )
-from .vocabulary import OUTFIT_AUTO
+from .vocabulary import ATTIRE_AUTO, OUTFIT_AUTO
 
 # The parts moved to their own modules (placement, skin, head, detail, blends) stay importable from here.
 __all__ = [
@@ -122,7 +122,7 @@ def resolve_outfit(value: str | os.PathLike, attire: str | None, yaw: float = 0.
     from .catalogue import choose_outfit, get_outfit
 
     text = os.fspath(value)
-    attire = None if attire in (None, "auto") else attire
+    attire = None if attire in (None, ATTIRE_AUTO) else attire
     if text == OUTFIT_AUTO:
         return choose_outfit(attire, yaw=yaw, light=light)
     path = Path(text).expanduser()
@@ -190,8 +190,9 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
     head = head_matte(photo, person, face)
     composite = _over(composite, photo, head)
     seam = seam_box(face, placement, outfit, width, height)
-    composite = blend_seam(composite, photo, head, np.maximum(matte, head), seam, blend, face.size())
-    return FitResult(composite, np.maximum(matte, head), placement, head)
+    person_matte = np.maximum(matte, head)
+    composite = blend_seam(composite, photo, head, person_matte, seam, blend, face.size())
+    return FitResult(composite, person_matte, placement, head)
 
 
 def _chest_window(face: Face, box: tuple[int, int, int, int], placement: Placement, outfit: Outfit) -> np.ndarray:

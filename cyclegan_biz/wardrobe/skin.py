@@ -92,8 +92,7 @@ def _shift_lab(rgb: np.ndarray, weights: np.ndarray, target_lab: np.ndarray, sig
         lab[..., 0] = mean[0] + SKIN_BROAD_SHADING_KEPT * (broad - mean[0]) + SKIN_FINE_DETAIL_KEPT * detail
     lab += neck_colour(target_lab) - mean
     lab[..., 0] = np.clip(lab[..., 0], 0, 100)
-    out = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
-    return np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
+    return lab_to_rgb(lab)
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
