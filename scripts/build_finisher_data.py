@@ -5,7 +5,8 @@
     python scripts/build_finisher_data.py portraits --output data/finisher-business-128     # domain B: real portraits
 
 Warm-start pairs come from business portraits no shipped outfit was cut from, minus the held-out evaluation
-portraits (the fixed KID reference, ``evaluation/data/real_ranges.json``), so the re-composite test stays unseen.
+portraits (the fixed KID reference, ``evaluation/data/real_ranges.json``), so the re-composite test stays unseen;
+composites come from casual photos minus the casual test split.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ def held_out_portraits() -> list[str]:
     return [name.removeprefix("business/") for name in real_ranges()["kid_reference"]]
 
 
+def casual_training_photos(casual: Path) -> list[tuple[Path, str | None]]:
+    """Casual photos minus the casual test split (``casual_held_out``), so the finisher is evaluated on unseen ones."""
+    held_out = {name.removeprefix("casual/") for name in real_ranges()["casual_held_out"]}
+    return [(s.path, gender_name(s.gender)) for s in scan_folder(casual, "casual")
+            if s.path.relative_to(casual).as_posix() not in held_out]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=["warm-start", "composites", "portraits"])
@@ -51,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = unseen
         make = lambda photo, gender, rng: warm_start_samples(photo, rng, args.samples, args.resolution)  # noqa: E731
     elif args.kind == "composites":
-        rows = [(s.path, gender_name(s.gender)) for s in scan_folder(args.datasets / "casual", "casual")]
+        rows = casual_training_photos(args.datasets / "casual")
         make = lambda photo, gender, rng: [casual_composite(photo, gender, rng, args.resolution)]  # noqa: E731
     else:
         rows = unseen

@@ -19,6 +19,8 @@ from cyclegan_biz.errors import CycleBizError
 from cyclegan_biz.headshot_frame import FRAME_TARGETS, HeadTop, head_top, headshot_framing
 from cyclegan_biz.imageio import load_rgb_array
 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+from cyclegan_biz.pipeline.outfit_path import mirror_rows, mirrored_below
+from cyclegan_biz.vision.geometry import Framing
 from cyclegan_biz.vision.landmarks import Face, detect_face, face_mask
 from cyclegan_biz.vision.segmentation import person_mask
 from cyclegan_biz.wardrobe import fitting
@@ -401,3 +403,60 @@ def test_outfit_skin_keeps_little_of_the_wearer_lines():
     line_depth = float(lightness[150, 100] - lightness[100, 100])
     original_depth = float(to_lab(skin)[150, 100, 0] - to_lab(skin)[100, 100, 0])
     assert 0 < line_depth <= 0.4 * original_depth
+
+
+def test_hair_cut_by_the_bottom_of_a_tight_crop_fades_out_below_it(man_canvas):
+    """Past a tight crop's bottom edge the canvas is the photo mirrored: the hair continues there and fades out with
+    the distance from the photo (no straight cut at the edge); skin there (a mirrored chin) is never kept."""
+    canvas, person, face = man_canvas
+    canvas, person = canvas.copy(), person.copy()
+    size = face.size()
+    chin = face.points[152]
+    cut = int(chin[1] + 0.1 * size)
+    hair_colour = (40, 30, 25)
+    strand_x = int(face.points[face.groups["outline"], 0].min() - 0.1 * size)
+    canvas[int(face.eye_centers()[0][1]):, strand_x - 8: strand_x + 8] = hair_colour
+    person[:, strand_x - 8: strand_x + 8] = 1.0
+    x = int(chin[0])
+    canvas[cut:, x - 10: x + 10] = canvas[int(chin[1] - 0.3 * size), x]  # cheek-coloured: a mirrored face
+    person[cut:, x - 10: x + 10] = 1.0
+    inside = np.zeros(person.shape, np.uint8)
+    inside[:cut] = 1
+    head = fitting.head_matte(canvas, person, face, inside=inside)
+    strand = head[:, strand_x]
+    near, mid, far = (cut + int(f * size) for f in (0.03, 0.2, 0.5))
+    assert strand[near] > 0.7  # not cut at the photo's edge
+    assert strand[near] > strand[mid] + 0.2 > 0.2  # fading out with the distance
+    assert strand[far] < 0.05
+    assert head[cut + int(0.15 * size):, x].max() < 0.05  # skin past the edge is not the user's
+
+
+def test_mirrored_below_continues_the_photo_only_where_the_canvas_reaches():
+    image = np.arange(5 * 3, dtype=np.uint8).reshape(5, 3)
+    padded = mirrored_below(image, 3)
+    assert padded.shape == (8, 3) and np.array_equal(padded[5:], image[::-1][:3])
+    assert mirrored_below(image, 0) is image
+    below = Framing(np.array([[1.0, 0, 0], [0, 1.0, -50]]), 100, 100)  # the canvas shows rows 50..150
+    assert mirror_rows(below, (120, 100, 3), 40.4) == 41
+    assert mirror_rows(below, (20, 100, 3), 400) == 19  # never more than the photo has
+    assert mirror_rows(Framing(np.eye(2, 3), 100, 100), (120, 100, 3), 40) == 0  # the canvas ends inside it
+
+
+def test_the_painted_neck_starts_in_the_jaw_rims_shadow(man_canvas):
+    canvas, person, face = man_canvas
+    rim = fitting.jaw_rim_lightness(canvas, face)
+    assert 20 < rim < 95
+    shaded = canvas.copy()
+    jaw = face.points[face.groups["outline"]]
+    jaw = jaw[jaw[:, 1] > face.mouth_center()[1]]
+    band = np.zeros(person.shape, np.uint8)
+    cv2.polylines(band, [np.round(jaw).astype(np.int32)], False, 1, thickness=int(0.12 * face.size()))
+    shaded[band > 0] = (shaded[band > 0] * 0.5).astype(np.uint8)
+    assert fitting.jaw_rim_lightness(shaded, face) < rim - 10
+    below = np.round(face.points[152] + [0, 0.1 * face.size()]).astype(int)
+
+    def neck_lightness(image):
+        fit = fitting.fit_outfit(image, person, face, synthetic_outfit(), GREY, blend="lab")
+        return _lab(fit.image[below[1] - 2: below[1] + 3, below[0] - 2: below[0] + 3])[:, 0].mean()
+
+    assert neck_lightness(shaded) < neck_lightness(canvas) - 4  # a shaded jaw rim: a shaded neck under it

@@ -27,9 +27,13 @@ if TYPE_CHECKING:
 
 # Stages of the outfit path (outfit="auto", an id, a photo, or "keep": fewer).
 OUTFIT_STAGES = ("decode", "face", "segment", "attire", "outfit", "pose", "fit", "compose")
-# The person fades out over this many face sizes toward the photo's own edges (hair cut by a tight crop ends softly
-# instead of in a straight line).
+# The person fades out over this many face sizes toward the photo's own edges (hair or shoulders cut by the photo end
+# softly instead of in a straight line).
 PHOTO_EDGE_FADE = 0.12
+# Hair cut by the bottom of a tight crop: the photo is mirrored this far (face sizes) below its bottom edge (the
+# mirrored hair fades out there: ``wardrobe.head.MIRROR_FADE``); on the casual test split the straight cut under
+# the chin or the hair was the commonest seam failure.
+MIRRORED_BELOW = 0.6
 
 
 def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: str, outfit: str,
@@ -52,14 +56,18 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
     if top.touches_top:
         warnings_.append("The hair touches the top edge of the photo, so the top of the head is cut off; for a "
                          "complete head, use a photo with some space above the hair.")
-    canvas = framing.warp(photo)
     seg_framing = Framing(compose_affine(framing.matrix, np.array([[photo_per_seg, 0, 0], [0, photo_per_seg, 0]])),
                           framing.width, framing.height)
     canvas_face = face.transformed(framing.matrix)
-    person = seg_framing.warp(person_small)
+    inside = seg_framing.valid_mask(person_small.shape)
+    # with an outfit, hair cut by the bottom of a tight crop continues mirrored below the photo and fades out there
+    # (no straight cut); the sides, and the user's own clothes ("keep"), fade out inside the photo
+    below = 0 if outfit == OUTFIT_KEEP else mirror_rows(framing, photo.shape, MIRRORED_BELOW * face.size())
+    canvas = framing.warp(mirrored_below(photo, below))
+    person_seg = mirrored_below(person_small, int(np.ceil(below / photo_per_seg)))
+    person = seg_framing.warp(person_seg)
     person = cv2.LUT(np.clip(np.rint(person * 255), 0, 255).astype(np.uint8), MATTE_LUT)
-    # the photo's own edges fade out (hair or shoulders cut by the photo end softly, not in a straight line)
-    person *= faded_edges(seg_framing.valid_mask(person_small.shape), PHOTO_EDGE_FADE * canvas_face.size())
+    person *= faded_edges(seg_framing.valid_mask(person_seg.shape), PHOTO_EDGE_FADE * canvas_face.size())
     lap("segment")
 
     attire_used, confidence, probabilities, outfit_id = attire, None, None, outfit
@@ -79,7 +87,8 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
         lap("outfit")
         shoulders = _shoulders(small, photo.shape, framing, face.size() / small_face.size())
         lap("pose")
-        fit = fitting.fit_outfit(canvas, person, canvas_face, chosen, color, shoulders)
+        fit = fitting.fit_outfit(canvas, person, canvas_face, chosen, color, shoulders,
+                                 inside=inside if below else None)
         composed, matte = fit.image, fit.person
         lap("fit")
     face_alpha, box = paste_face(composed, photo, face, framing)
@@ -102,6 +111,24 @@ def _shoulders(small: np.ndarray, photo_shape, framing: Framing, photo_per_small
         return None
     points = np.array([found.left, found.right], dtype=np.float64) * photo_per_small
     return tuple(transform_points(points, framing.matrix))
+
+
+def mirror_rows(framing: Framing, photo_shape: tuple[int, ...], rows: float) -> int:
+    """How many rows (at most ``rows``, fewer than the photo has) to mirror below the photo: 0 when the canvas does
+    not reach below it."""
+    corners = np.array([[0, 0], [framing.width, 0], [0, framing.height], [framing.width, framing.height]], float)
+    lowest = transform_points(corners, cv2.invertAffineTransform(framing.matrix))[:, 1].max()
+    if lowest <= photo_shape[0]:
+        return 0
+    return int(min(np.ceil(rows), photo_shape[0] - 1))
+
+
+def mirrored_below(image: np.ndarray, rows: int) -> np.ndarray:
+    """``image`` with its last ``rows`` rows mirrored below it (``image`` itself when ``rows`` is 0)."""
+    if rows <= 0:
+        return image
+    pad = ((0, min(rows, image.shape[0] - 1)),) + ((0, 0),) * (image.ndim - 1)
+    return np.pad(image, pad, mode="symmetric")
 
 
 def faded_edges(valid: np.ndarray, distance: float) -> np.ndarray:

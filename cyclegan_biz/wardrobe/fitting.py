@@ -73,6 +73,7 @@ from .skin import (
     _over,
     cheek_lab,
     face_grain,
+    jaw_rim_lightness,
     lab_pixels,
     lab_to_rgb,
     lit_cheek_lab,
@@ -157,11 +158,13 @@ def cut_outfit_cached(path: Path, attire: str | None = None) -> Outfit:
 # --- the whole fit ----------------------------------------------------------------------------------------------------
 def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit,
                background: tuple[int, int, int], shoulders: tuple[np.ndarray, np.ndarray] | None = None,
-               blend: str = DEFAULT_BLEND) -> FitResult:
+               blend: str = DEFAULT_BLEND, inside: np.ndarray | None = None) -> FitResult:
     """The outfit fitted under the user's head on the canvas of ``photo`` (see the module docstring).
 
     ``photo``: HxWx3 uint8 canvas of the user's photo; ``person``: float32 HxW person matte; ``face``: landmarks in
-    canvas pixels; ``shoulders``: (left, right) canvas points, only when the pose model saw both inside the photo."""
+    canvas pixels; ``shoulders``: (left, right) canvas points, only when the pose model saw both inside the photo;
+    ``inside``: uint8 canvas mask of where the photo is (beyond it ``photo`` may be the photo mirrored at its edge:
+    only hair is kept there)."""
     if blend not in BLENDS:
         raise ValueError(f"Unknown blend {blend!r}; choose one of {', '.join(BLENDS)}.")
     height, width = photo.shape[:2]
@@ -179,7 +182,8 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
         span = np.zeros((height, width), dtype=bool)
         span[y0:y1, x0:x1] = row_span(clothes_alpha > 0.5)
         face_noise = face_grain(photo, face)
-        paint_neck(composite, matte, face, placement, outfit, neck_colour(cheeks), span, face_noise)
+        paint_neck(composite, matte, face, placement, outfit, neck_colour(cheeks), span, face_noise,
+                   jaw_rim_lightness(photo, face))
         skin_rgb = recolour_skin(skin[..., :3], skin_alpha, cheeks, face.size())
         clothes_rgb = match_detail(np.ascontiguousarray(clothes[..., :3]), clothes_alpha, face.size(),
                                    face_detail(photo, face), placement.scale)
@@ -187,7 +191,7 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
         region = composite[y0:y1, x0:x1]
         region[...] = _over(_over(region, skin_rgb, skin_alpha), clothes_rgb, clothes_alpha)
         np.maximum(matte[y0:y1, x0:x1], np.maximum(clothes_alpha, skin_alpha), out=matte[y0:y1, x0:x1])
-    head = head_matte(photo, person, face)
+    head = head_matte(photo, person, face, inside=inside)
     composite = _over(composite, photo, head)
     seam = seam_box(face, placement, outfit, width, height)
     person_matte = np.maximum(matte, head)

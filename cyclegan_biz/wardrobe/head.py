@@ -27,6 +27,10 @@ LIKELY = 3.0
 BEARD_DARKER = 20.0
 # How far below the chin a beard may reach (face sizes).
 BEARD_REACH = 0.12
+# Hair beside the face (for the hair's colour model): this far (face sizes) from the face's middle, or further.
+SIDE_HAIR = 0.55
+# Past the edge of a tight crop (the photo mirrored there), hair fades out over this many face sizes.
+MIRROR_FADE = 0.4
 
 
 def _distance(lab: np.ndarray, model: ColourModel | None) -> np.ndarray:
@@ -55,11 +59,32 @@ def _connected(candidates: np.ndarray, seed: np.ndarray) -> np.ndarray:
     return np.isin(labels, attached[attached > 0]) & candidates
 
 
-def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: int = 256) -> np.ndarray:
+def _under_jaw(outline: np.ndarray, mouth_y: float, chin_x: float, half_width: float,
+               shape: tuple[int, int]) -> np.ndarray:
+    """bool mask of the neck's column (``half_width`` either side of the chin) below the lower jaw line: where a neck
+    hides the hair behind it. Following the jaw, not a row at the chin: no straight cut across hair beside the jaw."""
+    lower = outline[outline[:, 1] > mouth_y]
+    if len(lower) < 2:
+        lower = outline
+    lower = lower[np.argsort(lower[:, 0])]
+    left, right = chin_x - half_width, chin_x + half_width
+    jaw = lower[(lower[:, 0] > left) & (lower[:, 0] < right)]
+    ends = [[x, np.interp(x, lower[:, 0], lower[:, 1])] for x in (left, right)]
+    bottom = shape[0] + 1.0
+    polygon = np.concatenate([[[left, bottom], ends[0]], jaw, [ends[1], [right, bottom]]]).astype(np.float32)
+    zone = np.zeros(shape, dtype=np.uint8)
+    cv2.fillPoly(zone, [np.round(polygon).astype(np.int32)], 1)
+    return zone.astype(bool)
+
+
+def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: int = 256,
+               inside: np.ndarray | None = None) -> np.ndarray:
     """float32 weight of the user's own pixels on the canvas: the face down to just below the jaw, everything of
     the person above the head line (ears, side hair, hats), and, below it, hair and beard connected to the head
     (colour models from above the brows and from the chin). Never a straight horizontal cut: below the head line
-    the boundary follows the jaw and the hair's colour. Works at ``work_width`` and is upsampled."""
+    the boundary follows the jaw and the hair's colour. ``inside``: uint8 mask of where the photo is; beyond it (the
+    photo mirrored at a tight crop's edge) only hair is kept, never the face or skin. Works at ``work_width`` and is
+    upsampled."""
     height, width = photo.shape[:2]
     k = work_width / width
     small_h = max(1, int(round(height * k)))
@@ -76,19 +101,26 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     grown = centre + (outline - centre) * (1 + JAW_MARGIN * size / max(np.ptp(outline[:, 1]) / 2, 1e-6))
     core = np.zeros((small_h, work_width), dtype=np.uint8)
     cv2.fillConvexPoly(core, np.round(cv2.convexHull(grown.astype(np.float32))).astype(np.int32).reshape(-1, 2), 1)
+    in_photo = np.ones((small_h, work_width), dtype=bool) if inside is None else cv2.resize(
+        inside, (work_width, small_h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    core &= in_photo
     eye_y = float(np.mean([p[1] for p in (points[face.groups["eye_a"]].mean(0), points[face.groups["eye_b"]].mean(0))]))
     line = eye_y + HEAD_LINE * size
     # 2. colour models: hair (above the brows, outside the face), skin (cheeks), beard (chin, when unlike cheeks)
     brow_top = points[face.groups["brows"], 1].min()
-    hair_zone = mask & (yy < brow_top - 0.1 * size) & (np.abs(xx - centre[0]) < 0.9 * size) & ~core.astype(bool)
-    hair_distance = _distance(lab, ColourModel.fit(lab[hair_zone], floor=6.0))
-    hair_like = hair_distance < LIKELY
     chin = points[list(CHIN_POINTS)]
     chin_pixels = _sample(lab, chin + np.array([0, -0.03 * size]), max(1, int(0.02 * size)))
     cheek_pixels = _sample(lab, points[list(CHEEK_POINTS)], max(1, int(0.02 * size)))
     # a wide skin model: necks and shoulders are often paler or darker than the cheeks
     skin_distance = _distance(lab, ColourModel.fit(cheek_pixels, floor=16.0))
     skin_like = skin_distance < LIKELY
+    # the hair's colours from above the brows and from beside the face down to the head line (dyed or sun-lightened
+    # lengths are often unlike the roots)
+    top_hair = (yy < brow_top - 0.1 * size) & (np.abs(xx - centre[0]) < 0.9 * size)
+    side_hair = (yy > eye_y) & (yy < line) & (np.abs(xx - centre[0]) > SIDE_HAIR * size) & ~skin_like
+    hair_zone = mask & (top_hair | side_hair) & ~core.astype(bool)
+    hair_distance = _distance(lab, ColourModel.fit(lab[hair_zone], floor=6.0))
+    hair_like = hair_distance < LIKELY
     # everything of the person above the ears' middle (hats, buns); from there to the head line only the ears (next
     # to the face), hair and skin: a hood or a high collar further out is clothing
     ears = eye_y + EAR_LINE * size
@@ -105,8 +137,9 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     hair_like &= hair_distance < 0.8 * skin_distance
     below = mask & ~keep & ~skin_like
     chin_x, chin_y = points[CHIN_POINTS[0]]
-    # long hair hangs beside the neck, not in front of it: below the chin the neck's column is the outfit's
-    beside_neck = (yy < chin_y) | (np.abs(xx - chin_x) > NECK_HALF_WIDTH * size)
+    # long hair hangs beside the neck, not in front of it: under the jaw line the neck's column is the outfit's
+    beside_neck = ~_under_jaw(outline, face.mouth_center()[1] * k, chin_x, NECK_HALF_WIDTH * size,
+                              (small_h, work_width))
     # long hair: hair-coloured and connected to the hair above the line (not merely to the face: a dark collar
     # beside the neck of a short-haired man touches the jaw, not the hair)
     hair_below = cv2.morphologyEx((below & hair_like & beside_neck).astype(np.uint8), cv2.MORPH_CLOSE,
@@ -116,14 +149,18 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     darker = lab[..., 0] < np.median(cheek_pixels[:, 0]) - BEARD_DARKER / 2
     beard_like = below & darker & (_distance(lab, beard) < LIKELY) & (yy < chin_y + BEARD_REACH * size)
     beard_like = cv2.morphologyEx(beard_like.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0
-    keep |= long_hair | _connected(beard_like & mask, core.astype(bool))
+    keep |= long_hair | _connected(beard_like & mask & in_photo, core.astype(bool))
+    keep &= in_photo | hair_like  # past a tight crop's edge (mirrored): hair only
     # a little opening: stray specks of hair-coloured jacket do not count
     opened = cv2.morphologyEx(keep.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     keep = opened.astype(bool) | core.astype(bool)
 
     sigma = max(0.6, 0.012 * size)
-    soft = cv2.resize(cv2.GaussianBlur(keep.astype(np.float32), (0, 0), sigma), (width, height),
-                      interpolation=cv2.INTER_LINEAR)
+    soft = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), sigma)
+    if not in_photo.all():  # mirrored hair fades out with the distance from the photo (not at the matte's edge)
+        beyond = cv2.distanceTransform((~in_photo).astype(np.uint8), cv2.DIST_L2, 3)
+        soft *= np.clip(1.0 - beyond / max(MIRROR_FADE * size, 1.0), 0.0, 1.0)
+    soft = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR)
     # the face is the person's whatever the segmentation says (soft or torn at the jaw)
     face_soft = cv2.resize(cv2.GaussianBlur(core.astype(np.float32), (0, 0), sigma), (width, height),
                            interpolation=cv2.INTER_LINEAR)

@@ -19,6 +19,12 @@ CHEEK_POINTS = CHEEK_LEFT + CHEEK_RIGHT
 NECK_HALF_WIDTH = 0.42
 # Lightness of neck skin relative to the cheeks (Lab L units, neck darker), from real portraits (see docs).
 NECK_SHADE = 6.0
+# Under the chin the painted neck is this much darker still (at least; up to MAX when the jaw rim is darker), fading
+# out over UNDER_CHIN_REACH face sizes; the rim is measured RIM_DEPTH face sizes inside the jaw line.
+UNDER_CHIN_SHADE = 8.0
+MAX_UNDER_CHIN_SHADE = 30.0
+UNDER_CHIN_REACH = 0.25
+RIM_DEPTH = 0.04
 # The outfit's skin layer keeps this share of the wearer's shading coarser than a Gaussian of sigma SKIN_SHADING_SIGMA x
 # face size, and SKIN_FINE_DETAIL_KEPT of what is finer: seen on contact sheets, the full shading drew the wearer's
 # jaw line and neck folds on the user's neck and chest, and kept whole, the finer detail (enlarged 2-5x from small
@@ -101,8 +107,25 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8).reshape(np.shape(lab))
 
 
+def jaw_rim_lightness(image: np.ndarray, face: Face) -> float:
+    """Median Lab L of the skin just inside the lower jaw line (the face's bottom rim, where a chin casts its
+    shadow): the painted neck starts at this lightness so the jaw does not end in a dark line over a light neck."""
+    size = face.size()
+    outline = face.points[face.groups["outline"]]
+    chin = face.points[CHIN_POINTS[0]]
+    lower = outline[(outline[:, 1] > face.mouth_center()[1]) & (np.abs(outline[:, 0] - chin[0]) < 0.3 * size)]
+    if not len(lower):
+        return float("nan")
+    centre = face.points[face.groups["outline"]].mean(axis=0)
+    inside = lower + (centre - lower) * (RIM_DEPTH * size / np.maximum(np.linalg.norm(centre - lower, axis=1),
+                                                                       1e-6))[:, None]
+    pixels = _sample(image, inside, max(1, int(round(0.015 * size))))
+    return float(np.median(lab_pixels(pixels)[:, 0])) if len(pixels) else float("nan")
+
+
 def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: Placement, outfit: Outfit,
-               neck_lab: np.ndarray, clothes_span: np.ndarray, noise_sigma: float = 0.0) -> None:
+               neck_lab: np.ndarray, clothes_span: np.ndarray, noise_sigma: float = 0.0,
+               rim_lightness: float = float("nan")) -> None:
     """A plain neck under the outfit's own skin layer (in place; ``matte`` gets its weight): the hull of the jaw
     near the chin and a neck's width where the clothes start under the chin, in the user's neck colour, a little
     darker under the chin and at the sides; below it continues down to the bottom, but only inside ``clothes_span``
@@ -139,7 +162,12 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
     rows = np.arange(y0, y1, dtype=np.float32)
     columns = np.arange(x0, x1, dtype=np.float32)
     # shading: the chin's shadow under it, and the neck's sides turning away from the light
-    under_chin = np.clip(1 - (rows - float(chin[1])) / (0.25 * size), 0, 1) * 8.0
+    # the chin's shadow: at least UNDER_CHIN_SHADE darker under the chin, and down to the jaw rim's own lightness
+    # (a lit neck under a shaded jaw line reads as a pasted neck), fading out smoothly downward
+    shade = UNDER_CHIN_SHADE if np.isnan(rim_lightness) else float(
+        np.clip(neck_lab[0] - rim_lightness, UNDER_CHIN_SHADE, MAX_UNDER_CHIN_SHADE))
+    t = np.clip(1 - (rows - float(chin[1])) / (UNDER_CHIN_REACH * size), 0, 1)
+    under_chin = t * t * (3 - 2 * t) * shade
     across = np.clip(np.abs(columns - chin[0]) / (NECK_HALF_WIDTH * size), 0, 1)
     sides = (1 - np.cos(across * np.pi / 2)) * 7.0
     lab = np.empty((len(rows), len(columns), 3), dtype=np.float32)
