@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from cyclegan_biz.models import CycleBizDiscriminator, CycleBizFinisher
+from cyclegan_biz.models import CycleBizDiscriminator, CycleBizFinisher, CycleBizProjectedDiscriminator
 from cyclegan_biz.training.checkpoints import (
     TrainingProgress,
     resolve_checkpoint,
@@ -55,10 +55,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--blocks", type=int, default=3, help="residual blocks of the finisher")
     p.add_argument("--working_resolution", type=int, default=64, help="where the correction is predicted")
     p.add_argument("--max_change", type=float, default=0.5, help="largest correction ([-1, 1] units)")
-    p.add_argument("--discriminator_channels", type=int, default=32)
+    p.add_argument("--discriminator", choices=["patch", "projected"], default="patch",
+                   help="PatchGAN, or the projected discriminator (frozen EfficientNet-Lite0 features)")
+    p.add_argument("--discriminator_channels", type=int, default=32, help="ndf (patch) or head width (projected)")
+    p.add_argument("--diff_augment", action="store_true",
+                   help="differentiable augmentation before every discriminator call (colour, translation, cutout)")
     p.add_argument("--lambda_lab", type=float, default=0.05, help="Lab L1 weight (ΔE units) beside the RGB L1")
     p.add_argument("--lambda_supervised", type=float, default=1.0, help="warm-start terms in the unpaired stage")
     p.add_argument("--max_minutes", type=float, default=None, help="stop (checkpoint + export) after this long")
+    p.add_argument("--max_cpu_minutes", type=float, default=None,
+                   help="stop after this much CPU time of this process (equal-budget comparisons on a shared machine)")
     p.add_argument("--init_from", default=None, help="a saved finisher run (e.g. the warm start) to start from")
     add_loss_options(p)
     add_run_options(p, max_train_steps=20000, batch_size=8, checkpointing_steps=200, report_to="none")
@@ -91,8 +97,12 @@ def build_models(args: argparse.Namespace) -> list[torch.nn.Module]:
 
     if args.stage == "warm_start":
         return [finisher()]
-    return [finisher(), finisher(), *(CycleBizDiscriminator(base_channels=args.discriminator_channels)
-                                      for _ in range(2))]
+    def discriminator() -> torch.nn.Module:
+        if args.discriminator == "projected":
+            return CycleBizProjectedDiscriminator(head_channels=args.discriminator_channels)
+        return CycleBizDiscriminator(base_channels=args.discriminator_channels)
+
+    return [finisher(), finisher(), discriminator(), discriminator()]
 
 
 def export(models, folder: Path) -> None:
@@ -200,7 +210,9 @@ def main(argv: list[str] | None = None) -> None:
                 progress.seconds += time.perf_counter() - started
                 global_step += 1
                 bar.update(1)
-                out_of_time = bool(args.max_minutes) and time.perf_counter() - started_wall > 60 * args.max_minutes
+                out_of_time = ((bool(args.max_minutes) and time.perf_counter() - started_wall > 60 * args.max_minutes)
+                               or (bool(args.max_cpu_minutes)
+                                   and time.process_time() - cpu_start > 60 * args.max_cpu_minutes))
                 if global_step % args.log_steps == 0:
                     logs = mean_over_processes(accelerator, losses)
                     if accelerator.is_main_process:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cyclegan_biz.models import CycleBizFinisher
+from cyclegan_biz.models import CycleBizFinisher, CycleBizProjectedDiscriminator
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = ["--channels", "4", "--blocks", "1", "--working_resolution", "16", "--discriminator_channels", "4",
@@ -191,3 +191,39 @@ def test_train_finisher_unpaired_two_steps(tmp_path, load_script):
     assert all(np.isfinite(r[k]) for r in steps for k in ("g_adv", "g_class", "cycle", "background", "l1", "d_total"))
     for sub in ("finisher_b2a", "discriminator_a", "discriminator_b"):
         assert (output / sub / "config.json").is_file()
+
+
+def test_train_finisher_unpaired_with_the_projected_discriminator_and_augmentation(tmp_path, load_script):
+    train = load_script("train_finisher")
+    composites = _tiny_examples(tmp_path / "composites", 4, target=False, seed=1)
+    portraits = _tiny_examples(tmp_path / "portraits", 4, target=False, seed=2)
+    output = tmp_path / "run"
+    train.main(["--stage", "unpaired", "--composites", str(composites), "--portraits", str(portraits),
+                "--output_dir", str(output), "--max_train_steps", "1", "--discriminator", "projected",
+                "--diff_augment", *TINY])
+    logs = [json.loads(line) for line in (output / "logs" / "train_log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r[k]) for r in logs if "cycle" in r for k in ("g_adv", "d_total"))
+    config = json.loads((output / "discriminator_b" / "config.json").read_text())
+    assert config["_class_name"] == "CycleBizProjectedDiscriminator"
+    assert CycleBizProjectedDiscriminator.from_pretrained(output / "discriminator_b").heads[0][0].out_channels == 4
+
+
+def test_diff_augment_moves_image_and_band_together_and_passes_gradients():
+    from cyclegan_biz.training.augment import diff_augment
+
+    torch.manual_seed(0)
+    band = torch.zeros(4, 1, 32, 32)
+    band[:, :, 12:20, 12:20] = 1
+    image = (band.repeat(1, 3, 1, 1) * 1.5 - 0.75).requires_grad_(True)  # the band bright on a dark image
+    out, moved = diff_augment(image, band, torch.Generator().manual_seed(1))
+    assert out.shape == image.shape and moved.shape == band.shape
+    assert not torch.equal(moved, band)  # translated
+    for k in range(4):  # where the band went, the image's square went (unless cut out)
+        inside = moved[k, 0] > 0.99
+        outside = moved[k, 0] < 0.01
+        seen = out[k].abs().sum(0) > 0  # not in the cut-out hole
+        if (inside & seen).sum() > 4 and (outside & seen).sum() > 4:
+            brightness = out[k].mean(0)
+            assert brightness[inside & seen].mean() > brightness[outside & seen].mean()
+    out.sum().backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0

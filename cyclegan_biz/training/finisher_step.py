@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from .augment import diff_augment
 from .losses import (
     background_uniformity_loss,
     classification_loss,
@@ -54,6 +55,14 @@ def banded_lsgan(logits: torch.Tensor, band: torch.Tensor, target_is_real: bool)
     return (((logits - target) ** 2) * weight).sum() / (weight.sum() + 1e-6)
 
 
+def judge(discriminator, image: torch.Tensor, band: torch.Tensor, augment: bool):
+    """The discriminator's output on ``image`` and the band its patches are weighted by (both moved together when
+    ``augment``: differentiable augmentation, ``training.augment``)."""
+    if augment:
+        image, band = diff_augment(image, band)
+    return discriminator(image), band
+
+
 def unpaired_generator_losses(batch, f_ab, f_ba, d_a, d_b, args):
     real_a, real_b = batch["input_a"], batch["input_b"]
     attire_a = choose_attire(batch["label_a"], d_a, real_a)
@@ -61,9 +70,10 @@ def unpaired_generator_losses(batch, f_ab, f_ba, d_a, d_b, args):
     fake_a = finish(f_ba, batch, "_b")
     rec_a = finish(f_ba, batch, "_a", fake_b)
     rec_b = finish(f_ab, batch, "_b", fake_a)
-    out_b, out_a = d_b(fake_b), d_a(fake_a)
+    (out_b, band_b), (out_a, band_a) = (judge(d_b, fake_b, batch["band_a"], args.diff_augment),
+                                        judge(d_a, fake_a, batch["band_b"], args.diff_augment))
     losses = {
-        "g_adv": banded_lsgan(out_b.patch, batch["band_a"], True) + banded_lsgan(out_a.patch, batch["band_b"], True),
+        "g_adv": banded_lsgan(out_b.patch, band_b, True) + banded_lsgan(out_a.patch, band_a, True),
         "g_class": classification_loss(out_b.class_logits, attire_a)
         + classification_loss(out_a.class_logits, batch["label_b"]),
         "cycle": cycle_loss(real_a, rec_a, batch["valid_a"]) + cycle_loss(real_b, rec_b, batch["valid_b"]),
@@ -93,7 +103,8 @@ def unpaired_step(batch, models, optimizers, scheduler_list, accelerator, args) 
     for discriminator, real, fake, band_real, band_fake, labels in (
             (d_a, batch["input_a"], fake_a, batch["band_a"], batch["band_b"], batch["label_a"]),
             (d_b, batch["input_b"], fake_b, batch["band_b"], batch["band_a"], batch["label_b"])):
-        out_real, out_fake = discriminator(real), discriminator(fake)
+        (out_real, band_real), (out_fake, band_fake) = (judge(discriminator, real, band_real, args.diff_augment),
+                                                        judge(discriminator, fake, band_fake, args.diff_augment))
         adversarial = 0.5 * (banded_lsgan(out_real.patch, band_real, True)
                              + banded_lsgan(out_fake.patch, band_fake, False))
         total_d = total_d + adversarial + args.lambda_class * classification_loss(out_real.class_logits, labels)
