@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -105,9 +106,51 @@ def test_build_is_reproducible_from_a_chosen_list(tmp_path):
 
 def test_chosen_list_errors_name_the_line(tmp_path):
     chosen = tmp_path / "chosen.txt"
-    chosen.write_text(f"{SUIT} tuxedo\n")
-    with pytest.raises(ValueError, match="chosen.txt:1"):
-        read_chosen(chosen)
+    for bad in (f"{SUIT} tuxedo", f"{SUIT} suit pin=3", f"{SUIT} suit tie no-tie", f"{SUIT} suit bow"):
+        chosen.write_text(f"# a comment\n{bad}\n")
+        with pytest.raises(ValueError, match="chosen.txt:2"):
+            read_chosen(chosen)
+
+
+def test_chosen_list_reads_tie_corrections_and_marked_pins(tmp_path):
+    chosen = tmp_path / "chosen.txt"
+    chosen.write_text(f"{SUIT} suit no-tie pin=150,238 pin=20.5,30  # by eye\n{SUIT} blazer\n")
+    first, second = read_chosen(chosen)
+    assert (first.attire, first.tie, first.pins) == ("suit", False, ((150.0, 238.0), (20.5, 30.0)))
+    assert (second.attire, second.tie, second.pins) == ("blazer", None, ())
+
+
+def test_a_marked_pin_is_painted_over_with_jacket(suit_photo, monkeypatch):
+    from cyclegan_biz.wardrobe import pins
+
+    plain = assess_photo(suit_photo).outfit
+    anchors = plain.anchors
+    # a white dot on the jacket, between the collar and the right shoulder, marked by eye
+    x = (anchors["neck_right"][0] + anchors["shoulder_right"][0]) / 2
+    y = (anchors["neck_right"][1] + anchors["shoulder_right"][1]) / 2
+    offset = _layer_offset(suit_photo, plain)
+    spot = (int(x + offset[0]), int(y + offset[1]))
+    marked = suit_photo.copy()
+    cv2.circle(marked, spot, max(2, int(0.04 * plain.face_size)), (250, 250, 250), -1)
+    # a pin the finder misses: only the mark can remove it
+    monkeypatch.setattr(pins, "find_pins", lambda lab, *args: np.zeros(lab.shape[:2], bool))
+    missed = assess_photo(marked).outfit.clothes
+    cut = assess_photo(marked, pins=[spot])
+    layer = cut.outfit.clothes
+    px, py = int(spot[0] - offset[0]), int(spot[1] - offset[1])
+    painted = layer[py - 1: py + 2, px - 1: px + 2, :3].reshape(-1, 3).astype(float).mean(axis=0)
+    around = plain.clothes[py - 1: py + 2, px - 1: px + 2, :3].reshape(-1, 3).astype(float).mean(axis=0)
+    assert missed[py, px, :3].min() > 200  # unmarked, the dot stays
+    assert cut.pins_removed == 1
+    assert np.abs(painted - around).max() < 40  # jacket again, not the white dot (250)
+
+
+def _layer_offset(photo: np.ndarray, outfit) -> np.ndarray:
+    """Photo pixels of the clothes layer's (0, 0): the chin anchor against the face mesh's chin."""
+    from cyclegan_biz.vision.landmarks import detect_face
+
+    chin = detect_face(photo).points[152]
+    return chin - np.array(outfit.anchors["chin"])
 
 
 @needs_business

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -315,10 +316,12 @@ def assess_photo(
     file: str = "",
     licence: str = "",
     attribution: str = "",
+    pins: Sequence[tuple[float, float]] = (),
 ) -> Cut:
     """Cut the outfit of the person in ``photo`` (HxWx3 uint8 RGB) and list what makes it unfit for the wardrobe.
 
-    ``attire`` None: "suit" when a tie is found, else "blazer". Raises ``NoOutfitError`` when nothing can be cut.
+    ``attire`` None: "suit" when a tie is found, else "blazer". ``pins``: (x, y) pixels of pins to paint over that
+    the pin finder misses. Raises ``NoOutfitError`` when nothing can be cut.
     """
     if attire is not None:
         check_attire(attire, allow_auto=False)
@@ -332,7 +335,7 @@ def assess_photo(
     regions = _split_person(photo, lab, frame)
     anchors = _find_anchors(frame, shoulders, regions)
     described = describe_outfit(lab, frame, regions, anchors)
-    photo, pins = remove_pins(photo, lab, frame, regions, described.jacket_lab)
+    photo, pins_removed = remove_pins(photo, lab, frame, regions, described.jacket_lab, pins)
     yaw = head_yaw(face)
     problems, hair_share, front_skin = _problems(frame, regions, anchors, yaw)
     clothes, skin, offset = _crop_layers(photo, frame, regions, shoulders)
@@ -353,7 +356,7 @@ def assess_photo(
         licence=licence,
         attribution=attribution,
     )
-    return Cut(outfit, problems, hair_share, front_skin, pins)
+    return Cut(outfit, problems, hair_share, front_skin, pins_removed)
 
 
 # Outfit photos are cut at most this size (long side): enough for a 1024 px headshot, and a 12-MP photo is cut in

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +64,10 @@ def redistributable_portraits(business: str | Path) -> list[Portrait]:
     ]
 
 
-def cut_portrait(portrait: Portrait, attire: str | None = None, outfit_id: str = "candidate") -> Cut:
-    """``assess_photo`` on one portrait, with its credit; attire from the gender label unless given."""
+def cut_portrait(portrait: Portrait, attire: str | None = None, outfit_id: str = "candidate",
+                 pins: Sequence[tuple[float, float]] = ()) -> Cut:
+    """``assess_photo`` on one portrait, with its credit; attire from the gender label unless given; ``pins``:
+    pins marked by eye (photo pixels)."""
     return assess_photo(
         load_rgb_array(portrait.path),
         attire=attire or attire_for_gender(portrait.gender),
@@ -74,6 +76,7 @@ def cut_portrait(portrait: Portrait, attire: str | None = None, outfit_id: str =
         file=portrait.file,
         licence=portrait.licence,
         attribution=portrait.attribution(),
+        pins=pins,
     )
 
 
@@ -117,20 +120,41 @@ class Choice:
     file: str
     attire: str
     tie: bool | None = None  # None: as detected; set where the detector is wrong (checked by eye)
+    pins: tuple[tuple[float, float], ...] = ()  # pins the finder misses, marked by eye (photo pixels)
+
+
+CHOSEN_FORMAT = "<file> <attire> [tie|no-tie] [pin=X,Y ...]"
 
 
 def read_chosen(path: str | Path = CHOSEN_FILE) -> list[Choice]:
-    """The chosen list: one ``<file relative to business/> <attire> [tie|no-tie]`` per line, ``#`` comments."""
+    """The chosen list: one ``<file relative to business/> <attire> [tie|no-tie] [pin=X,Y ...]`` per line (``X,Y``:
+    photo pixels of a pin the pin finder misses), ``#`` comments."""
     chosen = []
     for number, line in enumerate(Path(path).read_text().splitlines(), 1):
         fields = line.split("#", 1)[0].split()
         if not fields:
             continue
-        tie = {"tie": True, "no-tie": False}.get(fields[2]) if len(fields) == 3 else None
-        if len(fields) not in (2, 3) or fields[1] not in ATTIRES or (len(fields) == 3 and tie is None):
-            raise ValueError(f"{path}:{number}: expected '<file> <{'|'.join(ATTIRES)}> [tie|no-tie]', got {line!r}")
-        chosen.append(Choice(fields[0], fields[1], tie))
+        try:
+            chosen.append(_choice(fields))
+        except ValueError:
+            raise ValueError(f"{path}:{number}: expected '{CHOSEN_FORMAT}' ({'|'.join(ATTIRES)}), got {line!r}") \
+                from None
     return chosen
+
+
+def _choice(fields: list[str]) -> Choice:
+    if len(fields) < 2 or fields[1] not in ATTIRES:
+        raise ValueError
+    tie, pins = None, []
+    for extra in fields[2:]:
+        if extra in ("tie", "no-tie") and tie is None:
+            tie = extra == "tie"
+        elif extra.startswith("pin="):
+            x, y = extra.removeprefix("pin=").split(",")  # ValueError unless exactly two numbers
+            pins.append((float(x), float(y)))
+        else:
+            raise ValueError
+    return Choice(fields[0], fields[1], tie, tuple(pins))
 
 
 def _slug(text: str) -> str:
@@ -151,7 +175,7 @@ def build_wardrobe(
     for choice in progress(read_chosen(chosen)):
         if choice.file not in by_file:
             raise FileNotFoundError(f"{choice.file} (in {chosen}) is not a redistributable portrait of {business}")
-        outfit = cut_portrait(by_file[choice.file], choice.attire).outfit
+        outfit = cut_portrait(by_file[choice.file], choice.attire, pins=choice.pins).outfit
         if choice.tie is not None:
             outfit.tie = choice.tie
         stem = f"{choice.attire}-{_slug(outfit.colour)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import cv2
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
 # Pins: blobs at most this many face sizes across, at least this far (Lab) from the jacket's colour.
 MAX_PIN_SIZE = 0.25
 PIN_CONTRAST = 20.0
+# A pin marked by eye is painted over within this radius (face sizes) of the mark.
+MARKED_PIN_RADIUS = 0.07
 
 
 def find_pins(lab: np.ndarray, jacket_area: np.ndarray, jacket_lab: np.ndarray, fs: float) -> np.ndarray:
@@ -39,9 +42,13 @@ def find_pins(lab: np.ndarray, jacket_area: np.ndarray, jacket_lab: np.ndarray, 
 
 
 def remove_pins(photo: np.ndarray, lab: np.ndarray, frame: _Frame, regions: _Regions,
-                 jacket_lab: np.ndarray) -> tuple[np.ndarray, int]:
-    """The photo with lapel and flag pins painted over with jacket, and how many there were."""
+                 jacket_lab: np.ndarray, marked: Sequence[tuple[float, float]] = ()) -> tuple[np.ndarray, int]:
+    """The photo with lapel and flag pins painted over with jacket, and how many there were. ``marked``: (x, y)
+    photo pixels of pins the finder misses (set by eye in the chosen list), painted over too."""
     pins = find_pins(lab, regions.clothes & (frame.dx() >= 0.25), jacket_lab, frame.fs)
+    radius = max(1, int(round(MARKED_PIN_RADIUS * frame.fs)))
+    for x, y in marked:
+        cv2.circle(pins.view(np.uint8), (int(round(x)), int(round(y))), radius, 1, thickness=-1)
     if not pins.any():
         return photo, 0
     margin = max(1, int(0.03 * frame.fs))  # a pin's rim and shadow are less contrasted than its face
