@@ -16,7 +16,7 @@ from ..imageio import ImageInput
 from ..vision.geometry import Framing, compose_affine, transform_points
 from ..vision.pose import detect_shoulders
 from ..vision.segmentation import person_mask
-from ..wardrobe import fitting
+from ..wardrobe import finishing, fitting
 from ..wardrobe.vocabulary import ATTIRE_AUTO, OUTFIT_AUTO, OUTFIT_KEEP
 from .decoding import read_photo
 from .result import HeadshotResult
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .selfie_to_business import SelfieToBusinessPipeline
 
 # Stages of the outfit path (outfit="auto", an id, a photo, or "keep": fewer).
-OUTFIT_STAGES = ("decode", "face", "segment", "attire", "outfit", "pose", "fit", "compose")
+OUTFIT_STAGES = ("decode", "face", "segment", "attire", "outfit", "pose", "fit", "finish", "compose")
 # The person fades out over this many face sizes toward the photo's own edges (hair or shoulders cut by the photo end
 # softly instead of in a straight line).
 PHOTO_EDGE_FADE = 0.12
@@ -91,6 +91,10 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
                                  inside=inside if below else None)
         composed, matte = fit.image, fit.person
         lap("fit")
+        finisher = pipe.finisher
+        if finisher is not None:  # the trained seam correction (issue 12); else the classical blend alone
+            composed = finishing.finish(finisher, composed, canvas_face, matte)
+        lap("finish")
     face_alpha, box = paste_face(composed, photo, face, framing)
     if box is not None:
         x0, y0, x1, y1 = box

@@ -71,6 +71,7 @@ class SelfieToBusinessPipeline:
         self.engine = engine
         self.model_dir = model_dir
         self.load_seconds: float | None = None
+        self.finisher = None  # a CycleBizFinisher: the trained seam correction on the outfit path
 
     @classmethod
     def from_pretrained(cls, path_or_hub_id: str | os.PathLike | None = None, engine: str = "auto",

@@ -17,6 +17,8 @@ CHEEK_POINTS = CHEEK_LEFT + CHEEK_RIGHT
 # Half the width of the neck (face sizes; a neck is about as wide as the face size, 2 eye distances): the painted
 # neck's width, and below the chin hair is only kept outside this column.
 NECK_HALF_WIDTH = 0.42
+# The painted neck reaches sideways to the collar across gaps of at most this (face sizes).
+MAX_COLLAR_GAP = 0.2
 # Lightness of neck skin relative to the cheeks (Lab L units, neck darker), from real portraits (see docs).
 NECK_SHADE = 6.0
 # Under the chin the painted neck is this much darker still (at least; up to MAX when the jaw rim is darker), fading
@@ -124,14 +126,17 @@ def jaw_rim_lightness(image: np.ndarray, face: Face) -> float:
 
 
 def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: Placement, outfit: Outfit,
-               neck_lab: np.ndarray, clothes_span: np.ndarray, noise_sigma: float = 0.0,
+               neck_lab: np.ndarray, clothes: np.ndarray, noise_sigma: float = 0.0,
                rim_lightness: float = float("nan")) -> None:
     """A plain neck under the outfit's own skin layer (in place; ``matte`` gets its weight): the hull of the jaw
     near the chin and a neck's width where the clothes start under the chin, in the user's neck colour, a little
-    darker under the chin and at the sides; below it continues down to the bottom, but only inside ``clothes_span``
-    (canvas bool: between the clothes' left and right edges on each row), which fills a neckline's V and leaves no
-    background where the soft edges of clothes and skin meet. Outfits whose skin layer is small or missing still
-    get a neck. ``noise_sigma``: the face's noise level, added so the neck is not smoother than the face."""
+    darker under the chin and at the sides; below it continues down to the bottom, but only between the clothes'
+    left and right edges on each row (``clothes``: canvas bool mask of the fitted clothes), which fills a neckline's
+    V and leaves no background where the soft edges of clothes and skin meet; and sideways to the collar where it is
+    at most ``MAX_COLLAR_GAP`` away (no strip of background between the neck and the collar where the wearer's own,
+    wider neck or hair was cut out). Outfits whose skin layer is small or missing still get a neck.
+    ``noise_sigma``: the face's noise level, added so the neck is not smoother than the face."""
+    clothes_span = row_span(clothes)
     size = face.size()
     outline = face.points[face.groups["outline"]]
     chin = face.points[CHIN_POINTS[0]]
@@ -150,14 +155,16 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
                      [chin[0] + half, bottom], [chin[0] - half, bottom]], dtype=np.float32)
     height, width = composite.shape[:2]
     corners = np.concatenate([neck, deep])
-    x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 4, 0)
-    x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 4, (width, height))
+    reach = MAX_COLLAR_GAP * size
+    x0, y0 = np.maximum(np.floor(corners.min(axis=0) - [reach, 0]).astype(int) - 4, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(axis=0) + [reach, 0]).astype(int) + 4, (width, height))
     if x1 <= x0 or y1 <= y0:
         return
     shape = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
     cv2.fillConvexPoly(shape, np.round(deep - (x0, y0)).astype(np.int32), 1)
     shape &= clothes_span[y0:y1, x0:x1].astype(np.uint8)
     cv2.fillConvexPoly(shape, np.round(neck - (x0, y0)).astype(np.int32), 1, lineType=cv2.LINE_AA)
+    shape |= _to_collar(shape.astype(bool), clothes[y0:y1, x0:x1], int(round(reach)))
     weight = cv2.GaussianBlur(shape.astype(np.float32), (0, 0), max(1.0, 0.008 * size))
     rows = np.arange(y0, y1, dtype=np.float32)
     columns = np.arange(x0, x1, dtype=np.float32)
@@ -179,6 +186,28 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: 
     region = composite[y0:y1, x0:x1]
     region[...] = _over(region, paint, weight)
     np.maximum(matte[y0:y1, x0:x1], weight, out=matte[y0:y1, x0:x1])
+
+
+def _to_collar(neck: np.ndarray, clothes: np.ndarray, reach: int) -> np.ndarray:
+    """uint8 mask of the gaps between the neck and the clothes: on each row, from the neck's edge outward to the
+    first clothes pixel when that is at most ``reach`` pixels away (on each side), widening by a pixel a row from
+    the first such row down."""
+    gaps = np.zeros(neck.shape, dtype=np.uint8)
+    columns = np.arange(neck.shape[1])
+    for flip in (False, True):
+        n, c = (neck[:, ::-1], clothes[:, ::-1]) if flip else (neck, clothes)
+        has_neck = n.any(axis=1)
+        edge = np.where(has_neck, n.shape[1] - 1 - n[:, ::-1].argmax(axis=1), -1)  # the neck's last pixel
+        beyond = c & (columns[None, :] > edge[:, None])
+        found = beyond.any(axis=1)
+        first = np.where(found, beyond.argmax(axis=1), -1)
+        rows = has_neck & found & (first - edge <= reach)
+        # sloping out from the neck like a shoulder (one pixel wider per row), not a block with a flat top
+        run_start = np.maximum.accumulate(np.where(rows & ~np.r_[False, rows[:-1]], np.arange(len(rows)), 0))
+        end = np.minimum(first, edge + 1 + (np.arange(len(rows)) - run_start))
+        fill = rows[:, None] & (columns[None, :] > edge[:, None]) & (columns[None, :] < end[:, None])
+        gaps |= (fill[:, ::-1] if flip else fill).astype(np.uint8)
+    return gaps
 
 
 def row_span(mask: np.ndarray) -> np.ndarray:
