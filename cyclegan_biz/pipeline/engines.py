@@ -24,7 +24,6 @@ from ..wardrobe.vocabulary import ATTIRES
 from .hub import check_safetensors, load_classifier, load_errors, load_generator
 from .onnx_export import onnx_files
 
-ENGINES = ("auto", "torch", "onnx")
 # The generator's geometry when its config does not say (``CycleBizGenerator``'s defaults).
 DEFAULT_RESOLUTION, DEFAULT_DOWNSAMPLES = 256, 2
 

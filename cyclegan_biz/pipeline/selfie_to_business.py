@@ -49,20 +49,18 @@ from typing import Any
 import numpy as np
 
 from ..compose import DEFAULT_BACKGROUND, parse_color
+from ..constants import ASPECTS, ENGINES, MAX_SIZE, MIN_SIZE
 from ..errors import InvalidOptionError
 from ..imageio import ImageInput
-from ..vision.geometry import ASPECTS
 from ..vision.landmarks import Face
 from ..wardrobe.vocabulary import ATTIRE_AUTO, ATTIRE_CHOICES, ATTIRES, OUTFIT_AUTO, OUTFIT_NONE, OUTFIT_SPECIAL
-from .engines import ENGINES, OnnxEngine, TorchEngine, onnxruntime_available
+from .engines import OnnxEngine, TorchEngine, onnxruntime_available
 from .generator_path import generator_headshot
 from .hub import HUB_PATTERNS, ONNX_CLASSIFIER, ONNX_GENERATOR, load_errors, resolve_model_dir
 from .onnx_export import has_onnx, onnx_files
 from .outfit_path import outfit_headshot
 from .result import HeadshotResult
 from .stages import FALLBACK_ATTIRE, Stopwatch
-
-MIN_SIZE, MAX_SIZE = 64, 4096
 
 
 class SelfieToBusinessPipeline:
