@@ -3,7 +3,8 @@
 For each engine (torch, onnx): loads the model, converts a 12-megapixel JPEG selfie (an example photo upscaled to
 3000x4000 and saved as JPEG) into a 1024 px headshot N times and reports p50/p95 per stage and end to end; then
 starts fresh subprocesses (import + load + first image) for the cold start and their peak memory (ru_maxrss); the
-torch engine's cold start runs without onnxruntime (hidden), as an install without the onnx extra.
+torch engine's cold start runs without onnxruntime (hidden), as an install without the onnx extra. The torch engine
+loads its models on first use and the outfit path needs none of them: its "model load" is near zero.
 Prints a Markdown table and writes JSON. Stages of the outfit path (the default, ``--outfit auto``): decode, face,
 segment (person matte and headshot frame), attire (the classifier, for attire="auto"), outfit (pick, mirror),
 pose (shoulders), fit (outfit layers, neck, head matte, seam blend at <= 512 px), compose (exact face), encode JPEG.

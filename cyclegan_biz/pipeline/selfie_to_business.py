@@ -119,7 +119,7 @@ class SelfieToBusinessPipeline:
 
     @property
     def generator(self):
-        """The torch generator (``None`` with the onnx engine)."""
+        """The torch generator, loaded now if it was not yet (``None`` with the onnx engine)."""
         return self.engine.generator
 
     @property
