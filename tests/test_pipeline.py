@@ -510,6 +510,14 @@ def test_auto_attire_without_the_attire_classifier_loads_only_discriminator_a(ti
     assert torch_loads == ["classifier"]
 
 
+def test_load_models_loads_what_the_engine_would_load_on_first_use(tiny_model, torch_loads):
+    pipe = SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu")
+    assert pipe.load_models() is pipe
+    assert torch_loads == ["generator", "classifier"]
+    pipe(MAN, size=128, outfit="none")
+    assert torch_loads == ["generator", "classifier"]
+
+
 def test_concurrent_first_calls_load_the_generator_once(tiny_model, torch_loads):
     engine = SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu").engine
     barrier = threading.Barrier(4)

@@ -122,6 +122,12 @@ class SelfieToBusinessPipeline:
         """The torch generator, loaded now if it was not yet (``None`` with the onnx engine)."""
         return self.engine.generator
 
+    def load_models(self) -> SelfieToBusinessPipeline:
+        """Load now what the engine otherwise loads on first use (the torch engine's generator and discriminator A),
+        e.g. in a server's main process when each request runs in a fork (ZeroGPU) that would forget it."""
+        self.engine.generator, self.engine.classifier  # noqa: B018 - loads them
+        return self
+
     @property
     def resolution(self) -> int:
         return self.engine.resolution
