@@ -15,6 +15,7 @@ from typing import Any
 
 from . import __version__
 from .batch import OUTPUT_FORMATS, convert_files, not_writable, save_image
+from .constants import ASPECTS, ENGINES, MAX_SIZE, MIN_SIZE
 from .environment import setting
 from .errors import CycleBizError
 
@@ -39,8 +40,6 @@ set CYCLEGAN_BIZ_DEBUG=1 to see tracebacks."""
 
 # --- arguments ------------------------------------------------------------------------------------------------------
 def _size(text: str) -> int:
-    from .pipeline import MAX_SIZE, MIN_SIZE
-
     try:
         value = int(text)
     except ValueError:
@@ -60,8 +59,6 @@ def _colour(text: str) -> tuple[int, int, int]:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    from .pipeline import ENGINES
-    from .vision.geometry import ASPECTS
     from .wardrobe.vocabulary import ATTIRE_CHOICES
 
     parser.add_argument("--attire", choices=ATTIRE_CHOICES, default="auto",

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .constants import ASPECTS
 from .errors import InvalidOptionError
-from .vision.geometry import ASPECTS, Framing
+from .vision.geometry import Framing
 from .vision.landmarks import Face
 
 # Measured by ``scripts/measure_headshot_frame.py`` (mediapipe landmarks and selfie segmentation) on full, uncropped

@@ -1,6 +1,6 @@
-"""Measure the jaw-to-neck blends against each other on the seam checks of ``fitting.seam_stats``.
+"""Measure the jaw-to-neck blends against each other on the seam checks of ``blends.seam_stats``.
 
-For each photo, the default outfit for its attire is fitted with every blend of ``fitting.BLENDS`` (Lab colour
+For each photo, the default outfit for its attire is fitted with every blend of ``blends.BLENDS`` (Lab colour
 transfer only, Laplacian pyramid, Poisson); the seam band (chin to collar) is scored by the strongest row of vertical
 lightness gradient over the band's median row (a straight cut scores high) and the Lab distance between cheeks and
 the neck just below the chin. Real business portraits are scored the same way for reference.
@@ -27,6 +27,7 @@ from cyclegan_biz.sources import iter_images
 from cyclegan_biz.vision.landmarks import detect_face
 from cyclegan_biz.vision.segmentation import person_mask
 from cyclegan_biz.wardrobe import fitting
+from cyclegan_biz.wardrobe.blends import BLENDS, seam_stats
 from cyclegan_biz.wardrobe.catalogue import choose_outfit
 
 GREY = (197, 199, 201)
@@ -56,7 +57,7 @@ def main() -> None:
     files = iter_images(args.inputs)
     files = sorted(random.Random(0).sample(files, min(args.limit, len(files))))
     scores: dict[str, dict[str, list[float]]] = {b: {"gradient_ratio": [], "cheek_neck_distance": [], "ms": []}
-                                                 for b in fitting.BLENDS}
+                                                 for b in BLENDS}
     with quiet_native_logs():
         for path in files:
             try:
@@ -64,12 +65,12 @@ def main() -> None:
             except CycleBizError:
                 continue
             outfit = choose_outfit("suit" if path.stem.endswith("m") else "blazer")
-            for blend in fitting.BLENDS:
+            for blend in BLENDS:
                 start = time.perf_counter()
                 result = fitting.fit_outfit(canvas, person, face, outfit, GREY, blend=blend)
                 scores[blend]["ms"].append(1000 * (time.perf_counter() - start))
                 # the same band as on the real portraits (chin - 0.1 to chin + 0.3 face sizes): comparable numbers
-                for key, value in fitting.seam_stats(result.image, face).items():
+                for key, value in seam_stats(result.image, face).items():
                     scores[blend][key].append(value)
         report = {blend: {key: summary(values) for key, values in entry.items()} for blend, entry in scores.items()}
         if args.reference:
@@ -81,7 +82,7 @@ def main() -> None:
                     face = detect_face(photo)
                 except CycleBizError:
                     continue
-                for key, value in fitting.seam_stats(photo, face).items():
+                for key, value in seam_stats(photo, face).items():
                     real[key].append(value)
             report["real portraits"] = {key: summary(values) for key, values in real.items()}
     print(json.dumps(report, indent=2))

@@ -33,7 +33,8 @@ from cyclegan_biz.evaluation.references import kid_reference_files
 from cyclegan_biz.evaluation.report import _clean
 from cyclegan_biz.wardrobe.vocabulary import ATTIRE_AUTO, ATTIRE_CHOICES
 
-DATASETS = Path("../shared/datasets")
+# The shared datasets next to this checkout (wherever the script is run from).
+DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,10 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=1024, help="output size when translating with --model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-casual", type=Path, nargs="+", default=[DATASETS / "casual"],
-                        help="real casual photos for the domain probe (default: ../shared/datasets/casual)")
+                        help=f"real casual photos for the domain probe (default: {DATASETS / 'casual'})")
     parser.add_argument("--train-business", type=Path, nargs="+", default=[DATASETS / "business"],
                         help="real business photos, gender-labelled in metadata.csv for the attire probe "
-                             "(default: ../shared/datasets/business)")
+                             f"(default: {DATASETS / 'business'})")
     parser.add_argument("--train-limit", type=int, help="at most N training photos per domain")
     parser.add_argument("--cache-dir", type=Path, help="probe weights and real-photo features (default OUTPUT/cache)")
     parser.add_argument("--outfit", nargs="+", metavar="OUTFIT",

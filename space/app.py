@@ -159,9 +159,11 @@ def get_pipeline():
     return _pipeline
 
 
-def _preload() -> None:
+def _preload(every_model: bool = False) -> None:
     try:
-        get_pipeline()
+        pipe = get_pipeline()
+        if every_model:
+            pipe.load_models()
     except Exception as err:  # noqa: BLE001 - reported again, friendly, on the first request
         log.warning("could not load the model yet: %s (set CYCLEGAN_BIZ_MODEL to a model folder or Hub id)", err)
 
@@ -177,7 +179,7 @@ def _run_pipeline(photo: bytes, attire: str, background: Any, size: int, aspect:
 
 
 if ON_ZERO_GPU:  # load in the main process: ZeroGPU runs each call in a fork, which would forget a lazy load
-    _preload()
+    _preload(every_model=True)
 
 
 # --- the request handler --------------------------------------------------------------------------------------------

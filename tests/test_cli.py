@@ -202,6 +202,15 @@ def test_version_and_help(capsys):
     assert "cyclegan-biz demo" in help_text and "cyclegan-biz convert selfie.jpg" in help_text
 
 
+def test_help_imports_nothing_heavy():
+    """The parser's choices come from ``constants``: ``--help`` starts without torch, numpy, OpenCV or the pipeline."""
+    code = ("import sys\nfrom cyclegan_biz import cli\ntry:\n    cli.main(['convert', '--help'])\n"
+            "except SystemExit:\n    pass\nprint(sorted(m for m in ('torch', 'numpy', 'cv2', 'cyclegan_biz.pipeline') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "--engine" in done.stdout and done.stdout.strip().endswith("[]")
+
+
 def test_missing_model_is_one_error_line(capsys, tmp_path):
     code, out, err = run(capsys, "convert", MAN, "-o", tmp_path, "--model", tmp_path / "no-model")
     assert code == 1

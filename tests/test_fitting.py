@@ -15,7 +15,7 @@ from PIL import Image
 from cyclegan_biz import cli
 from cyclegan_biz.compose import FaceBlend
 from cyclegan_biz.compose import face_alpha as feathered_face
-from cyclegan_biz.errors import CycleBizError
+from cyclegan_biz.errors import CycleBizError, NoOutfitError
 from cyclegan_biz.headshot_frame import FRAME_TARGETS, HeadTop, head_top, headshot_framing
 from cyclegan_biz.imageio import load_rgb_array
 from cyclegan_biz.pipeline import SelfieToBusinessPipeline
@@ -24,9 +24,14 @@ from cyclegan_biz.vision.geometry import Framing
 from cyclegan_biz.vision.landmarks import Face, detect_face, face_mask
 from cyclegan_biz.vision.segmentation import person_mask
 from cyclegan_biz.wardrobe import fitting
-from cyclegan_biz.wardrobe.builder import NoOutfitError
+from cyclegan_biz.wardrobe.appearance import CHEEK_RIGHT
+from cyclegan_biz.wardrobe.blends import BLENDS
 from cyclegan_biz.wardrobe.catalogue import UnknownOutfitError, load_wardrobe
+from cyclegan_biz.wardrobe.detail import DETAIL_FACE_PX, detail_energy, match_detail
+from cyclegan_biz.wardrobe.head import head_matte
 from cyclegan_biz.wardrobe.outfit import Outfit
+from cyclegan_biz.wardrobe.placement import MAX_CHIN_TO_COLLAR, place_outfit
+from cyclegan_biz.wardrobe.skin import cheek_lab, jaw_rim_lightness, lab_pixels, lit_cheek_lab, recolour_skin
 
 EXAMPLES = Path(cli.__file__).parent / "examples"
 MAN = EXAMPLES / "canada-095m.jpg"
@@ -73,14 +78,14 @@ def _canvas(photo: np.ndarray, width: int):
 
 
 def _lab(rgb) -> np.ndarray:
-    return fitting.lab_pixels(np.asarray(rgb).reshape(-1, 3))
+    return lab_pixels(np.asarray(rgb).reshape(-1, 3))
 
 
 # --- placement -------------------------------------------------------------------------------------------------------
 def test_placement_puts_the_chin_on_the_chin_level_and_to_scale(man_canvas):
     _, _, face = man_canvas
     outfit = synthetic_outfit()
-    placement = fitting.place_outfit(outfit, face)
+    placement = place_outfit(outfit, face)
     assert placement.basis == "face"
     assert placement.matrix[0, 1] == 0 and placement.matrix[1, 0] == 0  # no rotation, ever
     chin = placement.matrix[:, :2] @ outfit.anchor("chin") + placement.matrix[:, 2]
@@ -92,9 +97,9 @@ def test_a_long_necked_outfit_comes_up_to_the_chin(man_canvas):
     _, _, face = man_canvas
     outfit = synthetic_outfit()
     long_neck = replace(outfit, anchors={**outfit.anchors, "chin": (150, 60)})  # chin 0.8 face sizes above collar
-    placement = fitting.place_outfit(long_neck, face)
+    placement = place_outfit(long_neck, face)
     collar_y = placement.scale * 140 + placement.matrix[1, 2]
-    assert collar_y - face.points[152, 1] == pytest.approx(fitting.MAX_CHIN_TO_COLLAR * face.size(), rel=1e-3)
+    assert collar_y - face.points[152, 1] == pytest.approx(MAX_CHIN_TO_COLLAR * face.size(), rel=1e-3)
 
 
 def test_turned_head_centres_the_collar_under_the_chin_not_the_nose(man_canvas):
@@ -103,7 +108,7 @@ def test_turned_head_centres_the_collar_under_the_chin_not_the_nose(man_canvas):
     turned = face.points.copy()
     turned[1, 0] += 0.2 * face.size()  # the nose swings right, the chin a little
     turned[152, 0] += 0.05 * face.size()
-    placement = fitting.place_outfit(outfit, Face(turned, face.groups))
+    placement = place_outfit(outfit, Face(turned, face.groups))
     collar = (outfit.anchor("neck_left") + outfit.anchor("neck_right")) / 2
     collar_x = placement.scale * collar[0] + placement.matrix[0, 2]
     assert collar_x == pytest.approx(turned[152, 0], abs=0.5)
@@ -112,14 +117,14 @@ def test_turned_head_centres_the_collar_under_the_chin_not_the_nose(man_canvas):
 def test_seen_shoulders_refine_the_scale_within_limits(man_canvas):
     _, _, face = man_canvas
     outfit = synthetic_outfit()
-    base = fitting.place_outfit(outfit, face).scale
+    base = place_outfit(outfit, face).scale
     wide = (np.array([-500.0, 400.0]), np.array([1500.0, 400.0]))  # absurdly wide: capped at +25 %
-    placement = fitting.place_outfit(outfit, face, wide)
+    placement = place_outfit(outfit, face, wide)
     assert placement.basis == "shoulders" and placement.scale == pytest.approx(1.25 * base)
     span = (outfit.anchor("shoulder_right") - outfit.anchor("shoulder_left"))[0] * base
     centre = np.array([256.0, 400.0])
     same = (centre - [span / 2, 0], centre + [span / 2, 0])
-    assert fitting.place_outfit(outfit, face, same).scale == pytest.approx(base)
+    assert place_outfit(outfit, face, same).scale == pytest.approx(base)
 
 
 # --- fitting on real heads -------------------------------------------------------------------------------------------
@@ -144,7 +149,7 @@ def test_fit_on_a_real_head(man_canvas):
     # below the chin it is the outfit's neck, recoloured to the cheeks: not the user's T-shirt
     chin_x, chin_y = np.round(face.points[152]).astype(int)
     neck = result.image[chin_y + int(0.08 * face.size()), chin_x]
-    assert np.linalg.norm(_lab(neck)[0] - fitting.cheek_lab(canvas, face)) < 20
+    assert np.linalg.norm(_lab(neck)[0] - cheek_lab(canvas, face)) < 20
 
 
 def test_painted_neck_starts_from_the_lit_cheek(man_canvas):
@@ -152,11 +157,11 @@ def test_painted_neck_starts_from_the_lit_cheek(man_canvas):
     side_lit = canvas.copy()
     middle = int(face.points[:, 0].mean())
     side_lit[:, :middle] //= 3  # light from the image's right: the left cheek in deep shadow
-    lit = fitting.lit_cheek_lab(side_lit, face)
-    both = fitting.cheek_lab(side_lit, face)
+    lit = lit_cheek_lab(side_lit, face)
+    both = cheek_lab(side_lit, face)
     assert lit[0] > both[0] + 5  # the median of both cheeks is partly shadow
-    assert np.linalg.norm(lit - fitting.cheek_lab(canvas, face, fitting.CHEEK_RIGHT)) < 3  # the lit side, as it was
-    assert np.linalg.norm(fitting.lit_cheek_lab(canvas, face) - fitting.cheek_lab(canvas, face)) < 8  # even light
+    assert np.linalg.norm(lit - cheek_lab(canvas, face, CHEEK_RIGHT)) < 3  # the lit side, as it was
+    assert np.linalg.norm(lit_cheek_lab(canvas, face) - cheek_lab(canvas, face)) < 8  # even light
 
 
 def test_fit_on_a_rolled_head_stays_level(pipe):
@@ -182,7 +187,7 @@ def test_tight_crop_without_neck_or_shoulders(pipe):
     out_face = detect_face(out)
     x, y = np.round(out_face.points[152]).astype(int)
     below = out[y + int(0.1 * out_face.size()), x]
-    assert np.linalg.norm(_lab(below)[0] - fitting.cheek_lab(out, out_face)) < 20  # a neck, skin-coloured
+    assert np.linalg.norm(_lab(below)[0] - cheek_lab(out, out_face)) < 20  # a neck, skin-coloured
     assert result.person_mask[y:, x].min() > 0.9
 
 
@@ -206,7 +211,7 @@ def test_long_hair_in_front_of_the_shoulders_is_kept_but_not_a_straight_cut(man_
         cv2.fillConvexPoly(strands, pts, 1)
     canvas[strands > 0] = hair_colour
     person[strands > 0] = 1.0
-    head = fitting.head_matte(canvas, person, face)
+    head = head_matte(canvas, person, face)
     low = int(face.points[152, 1] + 0.5 * size)  # well below the chin
     assert head[low][strands[low] > 0].mean() > 0.7  # the hair is kept in front of the shoulders
     neck_column = head[low:, int(face.points[152, 0]) - 5: int(face.points[152, 0]) + 5]
@@ -228,12 +233,12 @@ def test_beard_stays_a_beard(man_canvas):
     cv2.fillConvexPoly(beard, np.round(np.concatenate([jaw, [chin + [0, 0.15 * size]]])).astype(np.int32), 1)
     beard[: int(face.mouth_center()[1] + 0.05 * size)] = 0
     canvas[beard > 0] = (45, 35, 30)
-    head = fitting.head_matte(canvas, person, face)
+    head = head_matte(canvas, person, face)
     below_chin = (int(chin[1] + 0.1 * size), int(chin[0]))
     assert head[below_chin] > 0.7  # the beard under the chin is kept (not painted over with neck skin)
 
 
-@pytest.mark.parametrize("blend", fitting.BLENDS)
+@pytest.mark.parametrize("blend", BLENDS)
 def test_every_blend_joins_jaw_and_neck(man_canvas, blend):
     canvas, person, face = man_canvas
     result = fitting.fit_outfit(canvas, person, face, synthetic_outfit(), GREY, blend=blend)
@@ -318,7 +323,7 @@ def test_custom_outfit_from_a_photo_is_cut_once(pipe, tmp_path, monkeypatch):
     calls = []
     original = builder.cut_outfit
     monkeypatch.setattr(builder, "cut_outfit", lambda *a, **k: calls.append(1) or original(*a, **k))
-    fitting._cut_cache.clear()
+    builder._photo_cache.clear()
     first = pipe(WOMAN, outfit=str(dressed), size=256)
     second = pipe(WOMAN, outfit=dressed, size=256)
     assert first.outfit == second.outfit == "photo:my-suit.jpg"
@@ -373,32 +378,32 @@ def test_clothes_detail_is_brought_to_the_face():
     rng = np.random.default_rng(0)
     texture = np.clip(rng.normal(128, 40, (600, 600, 3)), 0, 255).astype(np.uint8)
     alpha = np.ones((600, 600), dtype=np.float32)
-    face_size = 300.0  # canvas px: the measurement scale is fitting.DETAIL_FACE_PX per face size
-    factor = fitting.DETAIL_FACE_PX / face_size
+    face_size = 300.0  # canvas px: the measurement scale is DETAIL_FACE_PX per face size
+    factor = DETAIL_FACE_PX / face_size
 
     def ratio(rgb: np.ndarray, face_energy: float) -> float:
         gray = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), None, fx=factor, fy=factor,
                           interpolation=cv2.INTER_AREA)
-        return fitting.detail_energy(gray, np.ones(gray.shape, bool)) / face_energy
+        return detail_energy(gray, np.ones(gray.shape, bool)) / face_energy
 
     soft_face = 0.2 * ratio(texture, 1.0)  # the texture is 5x as detailed as this face
-    softened = fitting.match_detail(texture, alpha, face_size, soft_face, scale=3.0)
+    softened = match_detail(texture, alpha, face_size, soft_face, scale=3.0)
     assert ratio(texture, soft_face) > 4
     assert ratio(softened, soft_face) <= 1.6  # within the real portraits' range (5th-95th: 0.32-1.54), near 1
     sharp_face = 1.5 * ratio(texture, 1.0)  # ratio 0.67: between MIN_ and MAX_DETAIL_RATIO
-    assert np.array_equal(fitting.match_detail(texture, alpha, face_size, sharp_face, scale=3.0), texture)
+    assert np.array_equal(match_detail(texture, alpha, face_size, sharp_face, scale=3.0), texture)
 
 
 def test_outfit_skin_keeps_little_of_the_wearer_lines():
     """A thin dark line in the outfit's skin layer (the wearer's jaw line or a neck fold, enlarged) shows at most
     about a third of its depth on the user's recoloured skin."""
-    from cyclegan_biz.wardrobe.builder import to_lab
+    from cyclegan_biz.wardrobe.appearance import to_lab
 
     skin = np.full((200, 200, 3), (200, 150, 130), dtype=np.uint8)
     skin[98:102, :] = (120, 80, 70)  # a 4 px line across
     alpha = np.ones((200, 200), dtype=np.float32)
     target = to_lab(np.array([[[205, 160, 140]]], dtype=np.uint8))[0, 0]
-    out = fitting.recolour_skin(skin, alpha, target, face_size=300.0)
+    out = recolour_skin(skin, alpha, target, face_size=300.0)
     lightness = to_lab(out)[..., 0]
     line_depth = float(lightness[150, 100] - lightness[100, 100])
     original_depth = float(to_lab(skin)[150, 100, 0] - to_lab(skin)[100, 100, 0])
@@ -422,7 +427,7 @@ def test_hair_cut_by_the_bottom_of_a_tight_crop_fades_out_below_it(man_canvas):
     person[cut:, x - 10: x + 10] = 1.0
     inside = np.zeros(person.shape, np.uint8)
     inside[:cut] = 1
-    head = fitting.head_matte(canvas, person, face, inside=inside)
+    head = head_matte(canvas, person, face, inside=inside)
     strand = head[:, strand_x]
     near, mid, far = (cut + int(f * size) for f in (0.03, 0.2, 0.5))
     assert strand[near] > 0.7  # not cut at the photo's edge
@@ -444,7 +449,7 @@ def test_mirrored_below_continues_the_photo_only_where_the_canvas_reaches():
 
 def test_the_painted_neck_starts_in_the_jaw_rims_shadow(man_canvas):
     canvas, person, face = man_canvas
-    rim = fitting.jaw_rim_lightness(canvas, face)
+    rim = jaw_rim_lightness(canvas, face)
     assert 20 < rim < 95
     shaded = canvas.copy()
     jaw = face.points[face.groups["outline"]]
@@ -452,7 +457,7 @@ def test_the_painted_neck_starts_in_the_jaw_rims_shadow(man_canvas):
     band = np.zeros(person.shape, np.uint8)
     cv2.polylines(band, [np.round(jaw).astype(np.int32)], False, 1, thickness=int(0.12 * face.size()))
     shaded[band > 0] = (shaded[band > 0] * 0.5).astype(np.uint8)
-    assert fitting.jaw_rim_lightness(shaded, face) < rim - 10
+    assert jaw_rim_lightness(shaded, face) < rim - 10
     below = np.round(face.points[152] + [0, 0.1 * face.size()]).astype(int)
 
     def neck_lightness(image):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 from pathlib import Path
 
@@ -417,7 +418,8 @@ def test_loading_without_accelerate_prints_nothing(monkeypatch, tiny_model, capf
     from diffusers.models import modeling_utils
 
     monkeypatch.setattr(modeling_utils, "is_accelerate_available", lambda: False)
-    SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu")
+    engine = SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu").engine
+    assert engine.generator is not None and engine.classifier is not None  # (loaded on first use)
     printed = capfd.readouterr()
     assert "accelerate" not in printed.err + printed.out + " ".join(diffusers_messages)
 
@@ -460,3 +462,75 @@ def test_corrupt_weights_are_a_clear_error(tmp_path):
     (folder / "diffusion_pytorch_model.safetensors").write_bytes(b"garbage")
     with pytest.raises(MissingWeightsError, match="Could not load the model"):
         SelfieToBusinessPipeline.from_pretrained(folder, engine="torch")
+
+
+def test_incompatible_weights_are_a_clear_error_on_first_use(tmp_path):
+    folder = make_tiny_model(tmp_path, discriminator=False)
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    config["base_channels"] *= 2  # the weights no longer fit the architecture
+    config_path.write_text(json.dumps(config))
+    pipe = SelfieToBusinessPipeline.from_pretrained(folder, engine="torch")  # the weights load on first use
+    with pytest.raises(MissingWeightsError, match="Could not load the model"):
+        pipe(MAN, size=128, attire="suit", outfit="none")
+
+
+@pytest.fixture
+def torch_loads(monkeypatch) -> list[str]:
+    """The torch models the engine loads, in order ("generator", "classifier")."""
+    from cyclegan_biz.pipeline import engines
+
+    loads: list[str] = []
+    for kind in ("generator", "classifier"):
+        load = getattr(engines, f"load_{kind}")
+
+        def counted(folder, device, load=load, kind=kind):
+            loads.append(kind)
+            return load(folder, device)
+
+        monkeypatch.setattr(engines, f"load_{kind}", counted)
+    return loads
+
+
+def test_outfit_path_loads_no_torch_model_and_none_loads_the_generator_once(tiny_model, torch_loads):
+    pipe = SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu")
+    assert torch_loads == []
+    assert pipe(MAN, size=128).outfit not in ("none", "keep")  # outfit and attire "auto": the attire classifier
+    pipe(MAN, size=128, outfit="keep")
+    assert torch_loads == []
+    for _ in range(2):
+        assert pipe(MAN, size=128, outfit="none").outfit == "none"
+    assert torch_loads == ["generator"]
+
+
+def test_auto_attire_without_the_attire_classifier_loads_only_discriminator_a(tiny_model, torch_loads,
+                                                                              no_attire_classifier):
+    pipe = SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu")
+    assert pipe(MAN, size=128).attire_confidence is not None
+    assert torch_loads == ["classifier"]
+
+
+def test_load_models_loads_what_the_engine_would_load_on_first_use(tiny_model, torch_loads):
+    pipe = SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu")
+    assert pipe.load_models() is pipe
+    assert torch_loads == ["generator", "classifier"]
+    pipe(MAN, size=128, outfit="none")
+    assert torch_loads == ["generator", "classifier"]
+
+
+def test_concurrent_first_calls_load_the_generator_once(tiny_model, torch_loads):
+    engine = SelfieToBusinessPipeline.from_pretrained(tiny_model, engine="torch", device="cpu").engine
+    barrier = threading.Barrier(4)
+    got: list = []
+
+    def first_use() -> None:
+        barrier.wait()
+        got.append(engine.generator)
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert torch_loads == ["generator"]
+    assert len(got) == 4 and all(g is got[0] for g in got)

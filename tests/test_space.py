@@ -631,7 +631,7 @@ def test_outfit_choice_and_own_outfit_photo(app, space_uploads, tmp_path, monkey
 
 
 def test_outfit_errors_are_friendly(app):
-    from cyclegan_biz.wardrobe.builder import NoOutfitError
+    from cyclegan_biz.errors import NoOutfitError
     from cyclegan_biz.wardrobe.catalogue import UnknownOutfitError
 
     shown = app.friendly_error(NoOutfitError("No shoulders found in the outfit photo: use a photo showing the "

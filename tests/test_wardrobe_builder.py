@@ -9,9 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
+from cyclegan_biz.errors import NoOutfitError
 from cyclegan_biz.imageio import load_rgb_array
 from cyclegan_biz.vision.pose import detect_shoulders
-from cyclegan_biz.wardrobe.builder import NoOutfitError, assess_photo, colour_name, cut_outfit, to_lab
+from cyclegan_biz.wardrobe.appearance import colour_name, to_lab
+from cyclegan_biz.wardrobe.builder import assess_photo, cut_outfit
 from cyclegan_biz.wardrobe.collection import build_wardrobe, read_chosen, redistributable_portraits
 from cyclegan_biz.wardrobe.outfit import ANCHOR_NAMES, read_outfits
 
@@ -164,7 +166,7 @@ def test_outfit_from_photo_is_cached_by_content(tmp_path):
     second = tmp_path / "b.webp"
     shutil.copy(BUSINESS / SUIT, second)
     outfit = builder.outfit_from_photo(first, attire="suit")
-    assert outfit.id.startswith("photo-") and outfit.attire == "suit"
+    assert outfit.id == "photo:a.webp" and outfit.attire == "suit"
     assert builder.outfit_from_photo(second, attire="suit") is outfit  # same bytes, not cut again
 
 

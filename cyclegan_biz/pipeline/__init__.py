@@ -4,14 +4,15 @@
 shared by both paths), ``generator_path`` (``outfit="none"``), ``outfit_path`` (every other outfit), ``result``.
 """
 
+from ..constants import ENGINES, MAX_SIZE, MIN_SIZE
 from .decoding import decode
-from .engines import ENGINES, OnnxEngine, TorchEngine
+from .engines import OnnxEngine, TorchEngine
 from .generator_path import STAGES
 from .hub import DEFAULT_MODEL_DIR, HUB_PATTERNS, ONNX_CLASSIFIER, ONNX_GENERATOR, load_torch_models, resolve_model_dir
 from .onnx_export import export_onnx, onnx_cache_dir, onnx_files
 from .outfit_path import OUTFIT_STAGES
 from .result import HeadshotResult
-from .selfie_to_business import FALLBACK_ATTIRE, MAX_SIZE, MIN_SIZE, SelfieToBusinessPipeline
+from .selfie_to_business import FALLBACK_ATTIRE, SelfieToBusinessPipeline
 
 __all__ = [
     "DEFAULT_MODEL_DIR", "ENGINES", "FALLBACK_ATTIRE", "HUB_PATTERNS", "MAX_SIZE", "MIN_SIZE", "ONNX_CLASSIFIER",

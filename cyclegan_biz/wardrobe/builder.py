@@ -31,32 +31,10 @@ from ..vision.geometry import shrink_to
 from ..vision.landmarks import Face, detect_face
 from ..vision.pose import Shoulders, detect_shoulders
 from ..vision.segmentation import person_mask
-from .appearance import (
-    CHEEK_LEFT,
-    CHEEK_RIGHT,
-    CHIN,
-    NOSE_TIP,
-    ColourModel,
-    colour_name,
-    describe_outfit,
-    hair_model,
-    head_yaw,
-    light_side,
-    skin_model,
-    to_lab,
-)
+from .appearance import CHIN, colour_name, describe_outfit, hair_model, head_yaw, light_side, skin_model, to_lab
 from .outfit import Outfit
-from .pins import MAX_PIN_SIZE, PIN_CONTRAST, remove_pins
+from .pins import remove_pins
 from .vocabulary import check_attire
-
-# Colour models, measurements and colour names moved to ``appearance``, the pin remover to ``pins``: still
-# importable from here.
-__all__ = [
-    "CHEEK_LEFT", "CHEEK_RIGHT", "CHIN", "HAIR_DISTANCE", "MAX_HAIR_ON_SHOULDERS", "MAX_PHOTO_SIDE", "MAX_PIN_SIZE",
-    "MAX_SKIN_IN_FRONT", "MAX_YAW", "MIN_CLOTHES_SHARE", "NOSE_TIP", "PIN_CONTRAST", "SKIN_DISTANCE", "ColourModel",
-    "Cut", "NoOutfitError", "Outfit", "assess_photo", "colour_name", "cut_outfit", "hair_model", "head_yaw",
-    "light_side", "outfit_from_photo", "skin_model", "to_lab",
-]
 
 # Builder filters (the shipped wardrobe); measured on the business portraits, see scripts/build_wardrobe.py.
 MAX_YAW = 0.3  # frontal: see head_yaw()
@@ -372,32 +350,34 @@ def cut_outfit(photo: np.ndarray, attire: str | None = None, outfit_id: str = "c
     return assess_photo(photo, attire=attire, outfit_id=outfit_id, **credit).outfit
 
 
-# Outfits cut from users' photos, by file content: the same photo is cut once per process.
-_PHOTO_CACHE: OrderedDict[str, Outfit] = OrderedDict()
-_PHOTO_CACHE_SIZE = 8
-_PHOTO_CACHE_LOCK = threading.Lock()
+# Outfits cut from users' photos (``outfit=<path>``), by file content and attire: cutting takes a pose and a mesh
+# run, and the Space sends the same outfit photo again with every other option changed.
+PHOTO_CACHE_SIZE = 16
+_photo_cache: OrderedDict[tuple[str, str | None], Outfit] = OrderedDict()
+_photo_cache_lock = threading.Lock()
 
 
 def outfit_from_photo(path: str | Path, attire: str | None = None) -> Outfit:
-    """The outfit worn in the photo at ``path`` (``outfit=<path>``), cached by the file's SHA-256.
+    """The outfit worn in the photo at ``path`` (``outfit=<path>``), id ``photo:<file name>``, cached by the file's
+    SHA-256 (a copy under another name is not cut again and keeps the first name).
 
     Raises ``UnreadableImageError`` for a file that is not an image and ``NoOutfitError`` when no outfit can be cut.
     ``attire`` None: guessed from the clothes (a tie -> "suit")."""
     path = Path(path)
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        data = path.read_bytes()
     except OSError as err:
         raise NoOutfitError(f"Cannot read the outfit photo {path}: {err.strerror or err}. Check the path.") from err
-    key = f"{digest}:{attire}"
-    with _PHOTO_CACHE_LOCK:
-        cached = _PHOTO_CACHE.get(key)
+    key = (hashlib.sha256(data).hexdigest(), attire)
+    with _photo_cache_lock:
+        cached = _photo_cache.get(key)
     if cached is None:
-        cached = cut_outfit(load_rgb_array(path), attire=attire, outfit_id=f"photo-{digest[:10]}",
+        cached = cut_outfit(load_rgb_array(data), attire=attire, outfit_id=f"photo:{path.name}",
                             source="your photo", file=path.name, licence="yours",
                             attribution=f"your photo {path.name}")
-    with _PHOTO_CACHE_LOCK:  # the Space serves several users at once
-        _PHOTO_CACHE[key] = cached
-        _PHOTO_CACHE.move_to_end(key)
-        while len(_PHOTO_CACHE) > _PHOTO_CACHE_SIZE:
-            _PHOTO_CACHE.popitem(last=False)
+    with _photo_cache_lock:  # the Space serves several users at once
+        _photo_cache[key] = cached
+        _photo_cache.move_to_end(key)
+        while len(_photo_cache) > PHOTO_CACHE_SIZE:
+            _photo_cache.popitem(last=False)
     return cached

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..errors import NoOutfitError
 from ..imageio import load_rgb_array
 from ..visualize import image_grid
-from .builder import Cut, NoOutfitError, assess_photo
+from .builder import Cut, assess_photo
 from .outfit import Outfit, write_outfits
 from .vocabulary import ATTIRES, attire_for_gender
 

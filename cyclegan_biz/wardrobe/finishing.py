@@ -13,7 +13,7 @@ import numpy as np
 
 from ..vision.geometry import align_face, invert_affine
 from ..vision.landmarks import Face, face_mask
-from .fitting import CHIN_POINTS
+from .placement import CHIN_POINTS
 
 CHIN = CHIN_POINTS[0]  # the bottom of the chin
 NECK_HALF_WIDTH = 0.5  # face sizes beside the chin (the measurement band is 0.3)
@@ -49,9 +49,9 @@ def seam_band(shape: tuple[int, ...], face: Face, person: np.ndarray, head: np.n
 
 
 def composite_band(image: np.ndarray, face: Face, person: np.ndarray) -> np.ndarray:
-    """``seam_band`` of a finished composite, its head matte re-estimated from the pixels (``fitting.head_matte``):
+    """``seam_band`` of a finished composite, its head matte re-estimated from the pixels (``head.head_matte``):
     the same band at training time and on a pipeline's output, which does not carry the fitter's head weight."""
-    from .fitting import head_matte
+    from .head import head_matte
 
     return seam_band(image.shape, face, person, head_matte(image, person, face))
 

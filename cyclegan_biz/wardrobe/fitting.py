@@ -14,10 +14,7 @@ This module picks the outfit and runs the fit; the parts live in ``placement`` (
 
 from __future__ import annotations
 
-import hashlib
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,85 +23,27 @@ import numpy as np
 from ..compose import flat_image
 from ..errors import UnreadableImageError
 from ..vision.landmarks import Face
-from .appearance import CHEEK_LEFT, CHEEK_RIGHT
-from .blends import BLENDS, DEFAULT_BLEND, SEAM_WIDTH, blend_seam, laplacian_blend, seam_box, seam_stats
-from .detail import (
-    DETAIL_FACE_PX,
-    MAX_DETAIL_RATIO,
-    MIN_DETAIL_RATIO,
-    SOFTEN_SIGMAS,
-    add_grain,
-    detail_energy,
-    detail_sigma,
-    face_detail,
-    grain,
-    match_detail,
-)
-from .head import (
-    BEARD_DARKER,
-    BEARD_REACH,
-    EAR_LINE,
-    EAR_REACH,
-    HEAD_LINE,
-    JAW_MARGIN,
-    LIKELY,
-    estimate_turn_and_light,
-    head_matte,
-)
+from .blends import BLENDS, DEFAULT_BLEND, blend_seam, seam_box
+from .detail import add_grain, face_detail, match_detail
+from .head import head_matte
 from .outfit import Outfit
-from .placement import (
-    CHIN_POINTS,
-    MAX_CHIN_TO_COLLAR,
-    MAX_WIDEN,
-    MIN_EDGE_COVER,
-    SHOULDER_SLOPE,
-    Placement,
-    layer_box,
-    place_outfit,
-    warp_layer,
-)
+from .placement import CHIN_POINTS, Placement, layer_box, place_outfit, warp_layer
 from .skin import (
-    CHEEK_POINTS,
     NECK_HALF_WIDTH,
-    NECK_SHADE,
-    SKIN_BROAD_SHADING_KEPT,
-    SKIN_FINE_DETAIL_KEPT,
-    SKIN_SHADING_SIGMA,
     _over,
-    cheek_lab,
     face_grain,
     jaw_rim_lightness,
-    lab_pixels,
-    lab_to_rgb,
     lit_cheek_lab,
     neck_colour,
     paint_neck,
     recolour_skin,
-    row_span,
 )
 from .vocabulary import ATTIRE_AUTO, OUTFIT_AUTO
-
-# The parts moved to their own modules (placement, skin, head, detail, blends) stay importable from here.
-__all__ = [
-    "BEARD_DARKER", "BEARD_REACH", "BLENDS", "CHEEK_LEFT", "CHEEK_POINTS", "CHEEK_RIGHT", "CHEST_HALF_WIDTH",
-    "CHIN_POINTS", "CUT_CACHE_SIZE", "DEFAULT_BLEND", "DETAIL_FACE_PX", "EAR_LINE", "EAR_REACH", "HEAD_LINE",
-    "JAW_MARGIN", "LIKELY", "MAX_CHIN_TO_COLLAR", "MAX_DETAIL_RATIO", "MAX_WIDEN", "MIN_DETAIL_RATIO",
-    "MIN_EDGE_COVER", "NECK_HALF_WIDTH", "NECK_SHADE", "PHOTO_SUFFIXES", "SEAM_WIDTH", "SHOULDER_SLOPE",
-    "SKIN_BROAD_SHADING_KEPT", "SKIN_FINE_DETAIL_KEPT", "SKIN_SHADING_SIGMA", "SOFTEN_SIGMAS", "FitResult",
-    "Placement", "add_grain", "blend_seam", "cheek_lab", "cut_outfit_cached", "detail_energy", "detail_sigma",
-    "estimate_turn_and_light", "face_detail", "face_grain", "fit_outfit", "grain", "head_matte", "lab_pixels",
-    "lab_to_rgb", "laplacian_blend", "layer_box", "lit_cheek_lab", "match_detail", "neck_colour", "paint_neck",
-    "place_outfit", "recolour_skin", "resolve_outfit", "row_span", "seam_box", "seam_stats", "warp_layer",
-]
 
 # The outfit's own skin shows at most this far (face sizes) either side of the chin: neck, collarbones, a V-neck.
 CHEST_HALF_WIDTH = 0.55
 # outfit= values with these endings are photos, not outfit ids.
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp")
-# Outfits cut from users' photos, by file hash (and attire): cutting takes a pose and a mesh run.
-CUT_CACHE_SIZE = 16
-_cut_cache: OrderedDict[tuple[str, str | None], Outfit] = OrderedDict()
-_cut_lock = threading.Lock()
 
 
 @dataclass
@@ -118,8 +57,10 @@ class FitResult:
 # --- which outfit ---------------------------------------------------------------------------------------------------
 def resolve_outfit(value: str | os.PathLike, attire: str | None, yaw: float = 0.0, light: float = 0.0) -> Outfit:
     """The outfit ``outfit=`` asks for: "auto" (the wardrobe's default for ``attire``, mirrored to match the head
-    turn and light), an outfit id, or the path of a photo (its outfit cut on the fly, cached by file hash).
+    turn and light), an outfit id, or the path of a photo (its outfit cut on the fly, cached:
+    ``builder.outfit_from_photo``).
     Raises ``UnknownOutfitError`` or ``NoOutfitError`` with what to do."""
+    from .builder import outfit_from_photo
     from .catalogue import choose_outfit, get_outfit
 
     text = os.fspath(value)
@@ -128,31 +69,11 @@ def resolve_outfit(value: str | os.PathLike, attire: str | None, yaw: float = 0.
         return choose_outfit(attire, yaw=yaw, light=light)
     path = Path(text).expanduser()
     if path.is_file():
-        return cut_outfit_cached(path, attire)
+        return outfit_from_photo(path, attire)
     if os.sep in text or "/" in text or path.suffix.lower() in PHOTO_SUFFIXES:
         raise UnreadableImageError(f"{text}: no such outfit photo. Check the path, or run `cyclegan-biz outfits` "
                                    "for the ids of the shipped outfits.")
     return get_outfit(text)
-
-
-def cut_outfit_cached(path: Path, attire: str | None = None) -> Outfit:
-    """The outfit worn in the photo at ``path`` (``builder.cut_outfit``), remembered by the file's SHA-256."""
-    from ..imageio import load_rgb_array
-    from .builder import cut_outfit
-
-    data = path.read_bytes()
-    key = (hashlib.sha256(data).hexdigest(), attire)
-    with _cut_lock:
-        if key in _cut_cache:
-            _cut_cache.move_to_end(key)
-            return _cut_cache[key]
-    outfit = cut_outfit(load_rgb_array(data), attire=attire, outfit_id=f"photo:{path.name}",
-                        source=str(path.name), licence="the user's own photo")
-    with _cut_lock:
-        _cut_cache[key] = outfit
-        while len(_cut_cache) > CUT_CACHE_SIZE:
-            _cut_cache.popitem(last=False)
-    return outfit
 
 
 # --- the whole fit ----------------------------------------------------------------------------------------------------
