@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -227,3 +228,52 @@ def test_diff_augment_moves_image_and_band_together_and_passes_gradients():
             assert brightness[inside & seen].mean() > brightness[outside & seen].mean()
     out.sum().backward()
     assert image.grad is not None and image.grad.abs().sum() > 0
+
+
+@pytest.fixture(scope="module")
+def model_with_finisher(tmp_path_factory) -> Path:
+    """The bundled model folder plus a (busy) finisher in ``finisher/``."""
+    import shutil
+
+    from cyclegan_biz.pipeline.hub import DEFAULT_MODEL_DIR, FINISHER_SUBFOLDER
+
+    folder = tmp_path_factory.mktemp("model") / "selfie2biz"
+    shutil.copytree(DEFAULT_MODEL_DIR, folder, ignore=shutil.ignore_patterns(FINISHER_SUBFOLDER))
+    _busy_finisher(3).save_pretrained(folder / FINISHER_SUBFOLDER)
+    return folder
+
+
+def test_pipeline_runs_the_models_finisher_only_inside_the_seam_band(model_with_finisher):
+    from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+    from cyclegan_biz.vision.landmarks import detect_face, face_mask
+
+    example = Path(__file__).parents[1] / "cyclegan_biz" / "examples" / "canada-095m.jpg"
+    finished = SelfieToBusinessPipeline.from_pretrained(model_with_finisher, engine="torch")
+    classical = SelfieToBusinessPipeline.from_pretrained(model_with_finisher, engine="torch", finisher=False)
+    assert classical.finisher is None and isinstance(finished.finisher, CycleBizFinisher)
+    a = np.asarray(finished(example, size=384).image).astype(int)
+    b = np.asarray(classical(example, size=384).image).astype(int)
+    changed = np.abs(a - b).max(axis=-1) > 0
+    assert 0.005 < changed.mean() < 0.3  # the seam band changed, the rest of the headshot not
+    face = detect_face(b.astype(np.uint8))
+    inner = cv2.erode(face_mask(changed.shape, face).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    assert not changed[inner].any()  # the face is left exactly as it was (its outline re-detected: a rim spared)
+    rows = np.nonzero(changed.any(axis=1))[0]
+    assert rows.min() > face.points[:, 1].mean()  # nothing above the middle of the face
+
+
+def test_finisher_option_errors_and_save_pretrained_keeps_it(model_with_finisher, tmp_path):
+    from cyclegan_biz.errors import MissingWeightsError
+    from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+
+    with pytest.raises(MissingWeightsError, match="No finisher"):
+        SelfieToBusinessPipeline.from_pretrained(engine="torch", finisher=tmp_path)
+    pipe = SelfieToBusinessPipeline.from_pretrained(engine="torch", finisher=model_with_finisher / "finisher")
+    assert pipe.finisher_dir == model_with_finisher / "finisher"
+    saved = SelfieToBusinessPipeline.from_pretrained(model_with_finisher, engine="torch").save_pretrained(
+        tmp_path / "saved", onnx=False)
+    reloaded = SelfieToBusinessPipeline.from_pretrained(saved, engine="torch")
+    assert reloaded.finisher_dir == saved / "finisher"
+    for (name, a), (_, b) in zip(reloaded.finisher.state_dict().items(),
+                                 _busy_finisher(3).state_dict().items(), strict=True):
+        assert torch.equal(a, b), name

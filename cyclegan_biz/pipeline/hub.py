@@ -20,8 +20,11 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "pretrained" / "sel
 ONNX_GENERATOR = "model.onnx"
 ONNX_CLASSIFIER = "attire_classifier.onnx"
 # Files in a Hub repo the pipeline needs (the B2A generator and discriminator B are for training only).
+# The finisher (issue 12: the trained seam correction of the outfit path) is optional, in its own subfolder.
+FINISHER_SUBFOLDER = "finisher"
 HUB_PATTERNS = ["config.json", "diffusion_pytorch_model*.safetensors*", ONNX_GENERATOR, ONNX_CLASSIFIER,
-                "discriminator_a/config.json", "discriminator_a/*.safetensors*", "README.md"]
+                "discriminator_a/config.json", "discriminator_a/*.safetensors*", f"{FINISHER_SUBFOLDER}/config.json",
+                f"{FINISHER_SUBFOLDER}/*.safetensors*", "README.md"]
 
 
 def resolve_model_dir(path_or_hub_id: str | os.PathLike | None = None, revision: str | None = None,
@@ -161,3 +164,28 @@ def check_safetensors(folder: Path) -> None:
         for path in weights_dir.glob("diffusion_pytorch_model*.safetensors"):
             with safe_open(path, framework="numpy"):
                 pass
+
+
+def finisher_folder(model_dir: Path, finisher: bool | str | os.PathLike | None) -> Path | None:
+    """Where the finisher is: the model's ``finisher/`` (``True``, when it has one), none (``False``/``None``) or
+    the given folder (``MissingWeightsError`` when it holds no finisher)."""
+    if finisher is None or finisher is False:
+        return None
+    if finisher is True:
+        folder = Path(model_dir) / FINISHER_SUBFOLDER
+        return folder if (folder / "config.json").is_file() else None
+    folder = Path(finisher).expanduser()
+    if not (folder / "config.json").is_file():
+        raise MissingWeightsError(f"No finisher in {folder} (config.json missing): pass the output folder of "
+                                  "scripts/train_finisher.py, or leave the finisher out.")
+    return folder
+
+
+def load_finisher(folder: Path):
+    """The ``CycleBizFinisher`` saved in ``folder`` (float32, eval mode); a clear error when it cannot be read."""
+    import torch
+
+    from ..models import CycleBizFinisher
+
+    with load_errors(folder):
+        return CycleBizFinisher.from_pretrained(folder, torch_dtype=torch.float32).eval()

@@ -42,6 +42,7 @@ use (under a lock): the outfit path, the default, needs neither.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,15 @@ from ..vision.landmarks import Face
 from ..wardrobe.vocabulary import ATTIRE_AUTO, ATTIRE_CHOICES, ATTIRES, OUTFIT_AUTO, OUTFIT_NONE, OUTFIT_SPECIAL
 from .engines import OnnxEngine, TorchEngine, onnxruntime_available
 from .generator_path import generator_headshot
-from .hub import HUB_PATTERNS, ONNX_CLASSIFIER, ONNX_GENERATOR, load_errors, resolve_model_dir
+from .hub import (
+    HUB_PATTERNS,
+    ONNX_CLASSIFIER,
+    ONNX_GENERATOR,
+    finisher_folder,
+    load_errors,
+    load_finisher,
+    resolve_model_dir,
+)
 from .onnx_export import has_onnx, onnx_files
 from .outfit_path import outfit_headshot
 from .result import HeadshotResult
@@ -66,19 +75,25 @@ from .stages import FALLBACK_ATTIRE, Stopwatch
 class SelfieToBusinessPipeline:
     """Load once with ``from_pretrained``, then call with photos. See the module docstring."""
 
-    def __init__(self, engine: TorchEngine | OnnxEngine, model_dir: Path | None = None) -> None:
+    def __init__(self, engine: TorchEngine | OnnxEngine, model_dir: Path | None = None,
+                 finisher_dir: Path | None = None) -> None:
         self.engine = engine
         self.model_dir = model_dir
         self.load_seconds: float | None = None
-        self.finisher = None  # a CycleBizFinisher: the trained seam correction on the outfit path
+        self.finisher_dir = finisher_dir
+        self._finisher = None
+        self._finisher_lock = threading.Lock()
 
     @classmethod
     def from_pretrained(cls, path_or_hub_id: str | os.PathLike | None = None, engine: str = "auto",
-                        device: str | None = None, revision: str | None = None) -> SelfieToBusinessPipeline:
+                        device: str | None = None, revision: str | None = None,
+                        finisher: bool | str | os.PathLike = True) -> SelfieToBusinessPipeline:
         """``path_or_hub_id``: None (the bundled model in ``cyclegan_biz/pretrained/selfie2biz``), a model folder
-        (generator at the root, optional ``discriminator_a/``) or a Hugging Face Hub id. ``engine``: "torch",
-        "onnx" or "auto" (onnx when onnxruntime is installed and ``model.onnx`` is shipped or cached, else torch).
-        ``device``: "cpu", "cuda" or None (cuda when available)."""
+        (generator at the root, optional ``discriminator_a/`` and ``finisher/``) or a Hugging Face Hub id.
+        ``engine``: "torch", "onnx" or "auto" (onnx when onnxruntime is installed and ``model.onnx`` is shipped or
+        cached, else torch). ``device``: "cpu", "cuda" or None (cuda when available). ``finisher``: True (the
+        model's ``finisher/`` when it has one: the trained seam correction of the outfit path), False (the
+        classical blend alone) or the folder of another finisher; it is loaded on first use."""
         if engine not in ENGINES:
             raise InvalidOptionError(f"Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}.")
         start = time.perf_counter()
@@ -87,9 +102,18 @@ class SelfieToBusinessPipeline:
             engine = "onnx" if onnxruntime_available() and has_onnx(folder) else "torch"
         with load_errors(folder):  # corrupt or incompatible files: one clear message
             runner = OnnxEngine(folder, device) if engine == "onnx" else TorchEngine(folder, device)
-        pipe = cls(runner, folder)
+        pipe = cls(runner, folder, finisher_folder(folder, finisher))
         pipe.load_seconds = time.perf_counter() - start
         return pipe
+
+    @property
+    def finisher(self):
+        """The ``CycleBizFinisher`` of the outfit path (loaded on first use), or None: the classical blend alone."""
+        if self._finisher is None and self.finisher_dir is not None:
+            with self._finisher_lock:
+                if self._finisher is None:
+                    self._finisher = load_finisher(self.finisher_dir).to(self.engine.device)
+        return self._finisher
 
     def save_pretrained(self, save_directory: str | os.PathLike, onnx: bool | None = None) -> Path:
         """Write the model folder this pipeline runs, so that ``from_pretrained(save_directory)`` loads the same
@@ -126,7 +150,7 @@ class SelfieToBusinessPipeline:
     def load_models(self) -> SelfieToBusinessPipeline:
         """Load now what the engine otherwise loads on first use (the torch engine's generator and discriminator A),
         e.g. in a server's main process when each request runs in a fork (ZeroGPU) that would forget it."""
-        self.engine.generator, self.engine.classifier  # noqa: B018 - loads them
+        self.engine.generator, self.engine.classifier, self.finisher  # noqa: B018 - loads them
         return self
 
     @property
