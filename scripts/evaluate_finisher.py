@@ -1,27 +1,31 @@
-"""The finisher against the classical blend on the re-composite test (issue 12, pilot gate of item 4).
+"""Finishers against the classical blend (issue 12): the re-composite test, and whether the outfit is kept.
 
-    python scripts/evaluate_finisher.py --finisher runs/finisher-pilot --photos 20 --output runs/finisher-pilot/eval
+    python scripts/evaluate_finisher.py --finisher warm=runs/finisher-warm gan=runs/finisher-gan --photos 20 \
+        --selfies ../shared/datasets/eval/canada --output runs/finisher-eval
 
 Held-out real portraits (the fixed KID reference from ``uk-parliament``: never used for outfits nor for the clothes
 probe, without the wiki/us-congress near-duplicates; ``--exclude_trained`` also leaves out every photo of the
 warm-start data, as the reference is re-drawn when the calibration is re-run), each altered
 (exposure, white balance, blur, JPEG) and its own outfit fitted back by the pipeline (``evaluation.recomposite``):
-the Lab error in the chin-to-collar band against the altered original, for the pipeline's output (the classical
-blend) and for the same output finished. The pipeline runs once per altered photo; both are measured on it.
+the Lab error in the chin-to-collar band against the altered original, for the pipeline without a finisher (the
+classical blend) and with each finisher (``SelfieToBusinessPipeline.from_pretrained(finisher=...)``).
+
+With ``--selfies``, the outfit-kept check (``evaluation.outfit_kept``): each selfie's headshot with each finisher,
+and whether its requested outfit is still the nearest of all wardrobe outfits of that attire (fitted classically).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import time
+from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from cyclegan_biz.evaluation import recomposite
+from cyclegan_biz.evaluation.outfit_kept import kept_share
 from cyclegan_biz.evaluation.references import kid_reference_files
 from cyclegan_biz.training.finisher_data import example_name
 
@@ -61,66 +65,73 @@ def trained_photos(folder: Path) -> set[str]:
     return {row["name"] for row in map(json.loads, lines) if row.get("files")}
 
 
+def recomposite_records(pipe, photos: list[Path], size: int) -> list[dict]:
+    fit = partial(pipe, size=size)
+    return [record for photo in photos for record in recomposite.recomposite(photo, fit)]
+
+
+def outfit_kept_records(pipe, classical, selfies: list[Path], size: int) -> list[dict]:
+    """Per selfie: the finished headshot's outfit against all classical fits of its attire."""
+    from cyclegan_biz.evaluation.outfit_kept import outfit_kept
+    from cyclegan_biz.wardrobe.catalogue import load_wardrobe
+
+    records = []
+    for selfie in tqdm(selfies, desc="outfit kept", unit="photo"):
+        result = pipe(selfie, size=size)
+        candidates = [o.id for o in load_wardrobe() if o.attire == result.attire]
+        requested = result.outfit if result.outfit in candidates else candidates[0]
+
+        def fit(outfit_id: str, selfie: Path = selfie, result=result) -> np.ndarray:
+            if outfit_id == result.outfit:  # the requested outfit (maybe mirrored), fitted classically
+                return np.asarray(classical(selfie, size=size).image)
+            return np.asarray(classical(selfie, outfit=outfit_id, size=size).image)
+
+        records.append({"photo": selfie.name, **outfit_kept(np.asarray(result.image), requested, fit, candidates)})
+    return records
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--finisher", type=Path, required=True, help="a saved CycleBizFinisher (train_finisher.py)")
-    parser.add_argument("--photos", type=int, default=20)
+    parser.add_argument("--finisher", nargs="+", required=True, metavar="NAME=FOLDER",
+                        help="saved CycleBizFinishers (train_finisher.py output folders)")
+    parser.add_argument("--photos", type=int, default=20, help="held-out portraits for the re-composite test")
     parser.add_argument("--source", default="uk-parliament", help="held-out portraits of this source only")
     parser.add_argument("--size", type=int, default=512, help="headshot size")
     parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--exclude_trained", type=Path, nargs="*", default=[],
                         help="warm-start data folders: leave out the photos they were built from (manifests)")
+    parser.add_argument("--selfies", type=Path, nargs="*", default=[], help="photos for the outfit-kept check")
+    parser.add_argument("--kept_size", type=int, default=256, help="headshot size of the outfit-kept check")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
 
     from cyclegan_biz import SelfieToBusinessPipeline
-    from cyclegan_biz.models import CycleBizFinisher
-    from cyclegan_biz.vision.landmarks import detect_face
-    from cyclegan_biz.wardrobe.finishing import finish
+    from cyclegan_biz.sources import iter_images
 
-    pipe = SelfieToBusinessPipeline.from_pretrained()
-    model = CycleBizFinisher.from_pretrained(args.finisher).eval()
+    finishers = dict(item.split("=", 1) for item in args.finisher)
+    classical = SelfieToBusinessPipeline.from_pretrained(finisher=False)
     trained = set().union(*(trained_photos(folder) for folder in args.exclude_trained))
     photos = [p for p in kid_reference_files(args.datasets)
               if f"/{args.source}/" in p.as_posix() and example_name(p) not in trained][: args.photos]
-    outputs: dict[str, tuple] = {}
-
-    def fitted(given: np.ndarray, outfit: str):
-        key = hashlib.sha1(given.tobytes() + str(given.shape).encode() + outfit.encode()).hexdigest()
-        if key not in outputs:
-            result = pipe(given, outfit=outfit, size=args.size)
-            image = np.asarray(result.image)
-            started = time.perf_counter()
-            finished = finish(model, image, detect_face(image, min_face_size=0), result.person_mask)
-            outputs[key] = (result.framing, image, finished, time.perf_counter() - started)
-        return outputs[key]
-
-    def classical(given, outfit):
-        framing, image, _, _ = fitted(given, outfit)
-        return SimpleNamespace(image=image, framing=framing)
-
-    def finished(given, outfit):
-        framing, _, image, _ = fitted(given, outfit)
-        return SimpleNamespace(image=image, framing=framing)
-
-    report = {}
-    for name, fit in (("classical", classical), ("finisher", finished)):
-        records = [r for photo in photos for r in recomposite.recomposite(photo, fit)]
-        report[name] = {"summary": recomposite.summarize(records), "records": records}
-    drops = {}
-    for key, value in report["classical"]["summary"].items():
-        other = report["finisher"]["summary"].get(key)
-        if key.endswith("delta_e") and value and other is not None:
-            drops[key] = round(1 - other / value, 4)
-    report["relative_drop"] = drops
-    report["paired"] = paired_summary(report["classical"]["records"], report["finisher"]["records"])
-    report["finish_seconds_mean"] = float(np.mean([o[3] for o in outputs.values()])) if outputs else None
-    report["photos"] = [str(p) for p in photos]
+    selfies = list(iter_images(args.selfies)) if args.selfies else []
+    report: dict = {"photos": [str(p) for p in photos], "selfies": len(selfies)}
+    base = recomposite_records(classical, photos, args.size)
+    report["classical"] = {"summary": recomposite.summarize(base)}
+    for name, folder in finishers.items():
+        pipe = SelfieToBusinessPipeline.from_pretrained(finisher=folder)
+        records = recomposite_records(pipe, photos, args.size)
+        summary = recomposite.summarize(records)
+        drops = {key: round(1 - summary[key] / value, 4) for key, value in report["classical"]["summary"].items()
+                 if key.endswith("delta_e") and value and summary.get(key) is not None}
+        entry = {"summary": summary, "relative_drop": drops, "paired": paired_summary(base, records)}
+        if selfies:
+            kept = outfit_kept_records(pipe, classical, selfies, args.kept_size)
+            entry["outfit_kept_share"] = kept_share(kept)
+            entry["outfit_kept"] = kept
+        report[name] = entry
+        print(name, json.dumps({k: v for k, v in entry.items() if k != "outfit_kept"}, default=float))
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "recomposite_finisher.json").write_text(json.dumps(report, indent=2, default=float))
-    print(json.dumps({"classical": report["classical"]["summary"], "finisher": report["finisher"]["summary"],
-                      "relative_drop": drops, "paired": report["paired"],
-                      "finish_seconds_mean": report["finish_seconds_mean"]}, indent=2))
+    (args.output / "finishers.json").write_text(json.dumps(report, indent=2, default=float))
     return 0
 
 

@@ -178,3 +178,21 @@ def test_measure_folder_summarises_real_and_cut_portraits(tmp_path, portraits):
     summary = summarize(records)
     assert summary["seam_within_real_share"] == pytest.approx(2 / 3)
     assert "Seams: share within" in outfit_section(summary)
+
+
+def test_outfit_kept_finds_the_requested_outfit_and_notices_another():
+    from cyclegan_biz.evaluation.outfit_kept import kept_share, outfit_kept
+    from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+
+    pipe = SelfieToBusinessPipeline.from_pretrained(engine="torch", finisher=False)
+    photo = Path(__file__).parents[1] / "cyclegan_biz" / "examples" / "canada-095m.jpg"
+    candidates = ["suit-navy-10", "suit-charcoal-01", "suit-blue-01", "suit-black-01"]
+
+    def fit(outfit_id: str) -> np.ndarray:
+        return np.asarray(pipe(photo, outfit=outfit_id, size=256).image)
+
+    same = outfit_kept(fit("suit-navy-10"), "suit-navy-10", fit, candidates)
+    other = outfit_kept(fit("suit-blue-01"), "suit-navy-10", fit, candidates)
+    assert same["kept"] and same["nearest"] == "suit-navy-10"
+    assert not other["kept"] and other["nearest"] == "suit-blue-01"
+    assert kept_share([same, other]) == 0.5
