@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 MAX_PIN_SIZE = 0.25
 PIN_CONTRAST = 20.0
 # A pin marked by eye is painted over within this radius (face sizes) of the mark.
-MARKED_PIN_RADIUS = 0.07
+MARKED_PIN_RADIUS = 0.1
 
 
 def find_pins(lab: np.ndarray, jacket_area: np.ndarray, jacket_lab: np.ndarray, fs: float) -> np.ndarray:
