@@ -112,6 +112,7 @@ def convert_files(pipe_factory: Callable[[], Any], pairs: Sequence[tuple[Path, P
                              outfit=result.outfit, warnings=result.warnings,
                              face_box=[round(v, 1) for v in result.face_box], faces_found=result.faces_found,
                              size=list(result.image.size),
+                             framing=None if result.framing is None else result.framing.matrix.round(6).tolist(),
                              timings={k: round(v, 4) for k, v in result.timings.items()})
             bar.update()
     return results

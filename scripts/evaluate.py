@@ -88,7 +88,7 @@ def evaluate_one(args: argparse.Namespace, output: Path, outfit: str | None) -> 
         report.write("\n" + outfit_section(result["summary"]))
     summary = result["summary"]
     for key in ("kid_effnet_lite0", "kid_effnet_lite0_fixed_reference", "identity_same_person_share",
-                "face_preservation_mae_mean", "background_std_mean", "clothes_business_share",
+                "face_preservation_mae_mean", "face_core_error_mean", "background_std_mean", "clothes_business_share",
                 "seam_within_real_share", "sharpness_in_range_share", "attire_match_share"):
         if summary.get(key) is not None:
             print(f"{outfit or 'default'} {key}: {summary[key]:.4g}")

@@ -134,6 +134,21 @@ def test_face_preservation_is_zero_for_identical_images_and_grows_with_face_chan
     assert math.isnan(metrics.face_preservation_error(woman, np.full((256, 256, 3), 127, np.uint8)))
 
 
+def test_face_core_error_measures_changes_through_the_pipelines_framing(woman):
+    from cyclegan_biz.evaluation.appearance import face_core_error
+    from cyclegan_biz.vision.geometry import Framing
+
+    matrix = np.array([[1.7, 0.1, -30.0], [-0.1, 1.7, -10.0]])  # enlarged, a little rotated and shifted
+    frame = Framing(matrix, 600, 700)
+    output = frame.warp(woman)
+    assert face_core_error(woman, output, matrix) < 0.01  # the same pixels, resampled the pipeline's way
+    face = detect_face(output)
+    changed = output.astype(np.int16)
+    changed[face_mask(output.shape, face).astype(bool)] += 12  # the whole face 12 levels lighter
+    assert 11 < face_core_error(woman, np.clip(changed, 0, 255).astype(np.uint8), matrix) < 12.5
+    assert math.isnan(face_core_error(np.full((256, 256, 3), 127, np.uint8), output, matrix))  # no face in input
+
+
 # --- linear probes ---
 def _two_blobs(n0: int, n1: int, dim: int = 40, gap: float = 1.5, seed: int = 0):
     rng = np.random.default_rng(seed)
@@ -294,6 +309,7 @@ def test_evaluate_script_end_to_end(tmp_path, evaluate_script, tiny_training_set
     summary = result["summary"]
     assert summary["n_outputs"] == 3 and summary["kid_subset_size"] == 3
     assert summary["identity_same_person_share"] == 1.0 and summary["face_preservation_mae_mean"] == 0.0
+    assert summary["face_core_error_mean"] is None  # generated images: the framing is not known
     assert summary["kid_effnet_lite0"] == summary["kid_effnet_lite0_inputs"]
     assert all(r["expected_attire"] == "suit" for r in result["per_image"])
     assert "Not Inception FID/KID" in (output / "report.md").read_text()
@@ -315,4 +331,7 @@ def test_evaluate_script_translates_with_a_model(tmp_path, evaluate_script, tiny
     assert sorted(p.name for p in (output / "generated").iterdir()) == [f"{p.stem}.png" for p in EXAMPLES[:2]]
     assert result["summary"]["n_outputs"] == 2 and result["summary"]["attire_compared"] == 2
     assert all(r["pipeline_attire"] in ("suit", "blazer") for r in result["per_image"])
+    # the face core is the photo's own (mapped by the framing each translation recorded): resampling only
+    assert all(len(r["pipeline_framing"]) == 2 for r in result["per_image"])
+    assert 0 <= result["summary"]["face_core_error_mean"] < 2
     assert (output / "contact_sheet.png").is_file()

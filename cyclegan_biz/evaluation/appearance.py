@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import CycleBizError
 from ..imageio import ImageInput, load_rgb_array
-from ..vision.geometry import align_face, shrink_to
+from ..vision.geometry import Framing, align_face, shrink_to
 from ..vision.landmarks import detect_face, face_mask
 from ..vision.segmentation import person_mask
 
@@ -47,6 +47,34 @@ def face_preservation_error(source: ImageInput, output: ImageInput, size: int = 
         return math.nan
     diff = np.abs(crop_in.astype(np.float32) - crop_out.astype(np.float32))
     return float(diff[inside].mean())
+
+
+# The face core: the input's face mask (brows to chin) eroded by this many face sizes (the rim is feathered into the
+# headshot by design, ``compose.FaceBlend``).
+FACE_CORE_ERODE = 0.05
+
+
+def face_core_error(source: ImageInput, output: ImageInput, framing: np.ndarray) -> float:
+    """Mean absolute difference (0-255) in the face core between the output and the input mapped by the pipeline's
+    own ``framing`` (the 2x3 photo -> output matrix, ``HeadshotResult.framing``), resampled the way the pipeline
+    resamples. No re-detection on the output, so landmark jitter and the blur of re-aligning a small photo twice do
+    not count: what remains is what the pipeline changed in the face. NaN when no face is found in the input."""
+    source_rgb = load_rgb_array(source, max_side=None)
+    output_rgb = load_rgb_array(output, max_side=None)
+    try:
+        face = detect_face(source_rgb, min_face_size=0)
+    except CycleBizError:
+        return math.nan
+    radius = max(1, int(round(FACE_CORE_ERODE * face.size())))
+    core = cv2.erode(face_mask(source_rgb.shape, face).astype(np.uint8),
+                     cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    height, width = output_rgb.shape[:2]
+    frame = Framing(np.asarray(framing, dtype=np.float64), width, height)
+    expected = frame.warp(source_rgb)
+    inside = (frame.warp(core, cv2.INTER_NEAREST) > 0) & (frame.valid_mask(source_rgb.shape) > 0)
+    if not inside.any():
+        return math.nan
+    return float(np.abs(expected.astype(np.float32) - output_rgb.astype(np.float32))[inside].mean())
 
 
 def background_std(image: ImageInput, mask: np.ndarray | None = None, size: int = 256, margin: int = 4,

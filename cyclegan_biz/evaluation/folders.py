@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..imageio import load_rgb_array
 from ..sources import iter_images, scan_folder
-from .appearance import background_std, face_preservation_error
+from .appearance import background_std, face_core_error, face_preservation_error
 from .distances import fid, kid
 from .features import FEATURE_SIZE, REGIONS, FeatureExtractor, embed_files, fingerprint, lazy
 from .identity import identity, identity_summary, nanmean
@@ -61,7 +61,8 @@ def translate_folder(model: str | None, sources: Sequence[Path], output_dir: Pat
     """Run ``SelfieToBusinessPipeline`` on each selfie, saving ``output_dir/<stem>.png`` (``batch.convert_files``;
     ``outfit``: passed on when given).
 
-    Returns ``{stem: {"attire", "attire_confidence", "seconds"} or {"error"}}``.
+    Returns ``{stem: {"attire", "attire_confidence", "seconds", "framing"} or {"error"}}`` (``framing``: the
+    photo -> output matrix).
     """
     from ..batch import convert_files
     from ..pipeline import SelfieToBusinessPipeline
@@ -73,12 +74,13 @@ def translate_folder(model: str | None, sources: Sequence[Path], output_dir: Pat
                             {"attire": attire, "size": size, **({"outfit": outfit} if outfit else {})},
                             overwrite=True, report=tqdm.write)
     return {Path(r["input"]).stem: {"attire": r["attire"], "attire_confidence": r["attire_confidence"],
-                                    "seconds": sum(r["timings"].values())} if r["ok"]
+                                    "seconds": sum(r["timings"].values()), "framing": r["framing"]} if r["ok"]
             else {"error": f"{r['error_type']}: {r['error']}"} for r in results}
 
 
-def pair_metrics(pair: Pair) -> dict[str, Any]:
-    """Identity, face preservation and background uniformity of one output (and its input, when known)."""
+def pair_metrics(pair: Pair, framing: list | None = None) -> dict[str, Any]:
+    """Identity, face preservation and background uniformity of one output (and its input, when known); the face
+    core error too when the pipeline's ``framing`` (photo -> output matrix) is known."""
     output = load_rgb_array(pair.output)
     record: dict[str, Any] = {"name": pair.name, "output": str(pair.output),
                               "input": str(pair.source) if pair.source else None,
@@ -87,6 +89,8 @@ def pair_metrics(pair: Pair) -> dict[str, Any]:
         source = load_rgb_array(pair.source)
         record.update(identity(source, output))
         record["face_preservation_mae"] = face_preservation_error(source, output)
+        if framing is not None:
+            record["face_core_error"] = face_core_error(pair.source, output, np.asarray(framing))
         record["input_background_std"] = background_std(source)
     return record
 
@@ -139,7 +143,8 @@ def evaluate_folders(generated: str | Path | None, reference: str | Path, train_
     labels = read_gender_labels(selfies if selfies else generated)
 
     with _timed(timings, "per_image_s"):
-        records = [pair_metrics(p) for p in tqdm(pairs, desc="per-image metrics", unit="img")]
+        records = [pair_metrics(p, translation.get(p.name, {}).get("framing"))
+                   for p in tqdm(pairs, desc="per-image metrics", unit="img")]
     network = lazy(FeatureExtractor)  # one network, loaded on first use, for both regions
     extractors = {region: partial(network, region=region) for region in REGIONS}
     with _timed(timings, "features_s"):
@@ -214,6 +219,7 @@ def summarize(records: list[dict[str, Any]], feats_out: np.ndarray, feats_in: np
             "domain_business_share_inputs": float(np.mean(probes["domain"].predict_proba(feats_in) >= 0.5)),
             "face_preservation_mae_mean": nanmean(r["face_preservation_mae"] for r in records),
             "face_preservation_failures": sum(math.isnan(r["face_preservation_mae"]) for r in records),
+            "face_core_error_mean": nanmean(r.get("face_core_error", math.nan) for r in records),
             **identity_summary(records),
         })
     return summary

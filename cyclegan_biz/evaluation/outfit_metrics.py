@@ -172,7 +172,8 @@ def comparison_table(summaries: dict[str, dict[str, Any]]) -> str:
              "kid_effnet_lite0_fixed_reference")
     rows = [("kid_effnet_lite0", "KID vs business (all)", 4), *(row for row in REPORT_ROWS if row[0] in shown),
             ("identity_same_person_share", "Identity kept (share under 0.6)", 3),
-            ("face_preservation_mae_mean", "Face core error (0-255)", 2)]
+            ("face_core_error_mean", "Face core error (0-255; mapped by the pipeline's framing)", 2),
+            ("face_preservation_mae_mean", "Face error after re-detecting and re-aligning both (0-255)", 2)]
     names = list(summaries)
     lines = ["| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     lines += [f"| {label} | " + " | ".join(_fmt(summaries[n].get(key), digits) for n in names) + " |"

@@ -79,7 +79,10 @@ REPORT_ROWS = (
     ("identity_distance_mean", "Identity: mean dlib embedding distance input-output (lower is better)", 3),
     ("identity_same_person_share", "Identity: share of pairs under 0.6 (same person)", 3),
     ("identity_no_face_output", "Identity: outputs without a detectable face", 0),
-    ("face_preservation_mae_mean", "Face preservation: mean abs. difference in the face, 0-255", 2),
+    ("face_preservation_mae_mean", "Face preservation: mean abs. difference in the face, 0-255 (each image "
+     "re-detected and re-aligned: includes landmark jitter)", 2),
+    ("face_core_error_mean", "Face core error: mean abs. difference in the face core, 0-255 (output against the "
+     "input mapped by the pipeline's framing)", 2),
     ("background_std_mean", "Background std (0-255), outputs (lower = more uniform)", 2),
     ("background_std_inputs_mean", "Background std, inputs", 2),
     ("background_std_reference_mean", "Background std, reference sample (<= 100 images)", 2),
