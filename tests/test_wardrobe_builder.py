@@ -261,3 +261,21 @@ def test_cut_layers_keep_nothing_of_the_head(suit_photo):
         visible = layer[..., 3] > 0
         # Transparent pixels only repeat colours of the outfit itself, none of the face or background.
         assert np.isin(codes[~visible], codes[visible]).all()
+
+
+def test_users_outfit_photo_without_seen_shoulders_is_cut_with_estimated_ones(suit_photo, monkeypatch):
+    from cyclegan_biz.vision.landmarks import detect_face
+    from cyclegan_biz.wardrobe import builder
+
+    monkeypatch.setattr(builder, "detect_shoulders", lambda photo: None)  # the pose model sees no one
+    with pytest.raises(NoOutfitError, match="No shoulders"):
+        assess_photo(suit_photo)  # the wardrobe needs shoulders the pose model saw
+    outfit = cut_outfit(suit_photo)  # a user's outfit photo: the usual place under the face
+    face = detect_face(suit_photo)
+    offset = face.points[152] - np.array(outfit.anchors["chin"])
+    left = np.array(outfit.anchors["shoulder_left"]) + offset - face.points[152]
+    right = np.array(outfit.anchors["shoulder_right"]) + offset - face.points[152]
+    size = face.size()
+    assert np.allclose(left / size, [-builder.SHOULDER_HALF_WIDTH, builder.SHOULDER_DROP], atol=0.01)
+    assert np.allclose(right / size, [builder.SHOULDER_HALF_WIDTH, builder.SHOULDER_DROP], atol=0.01)
+    assert outfit.clothes[..., 3].mean() > 50  # a jacket was cut
