@@ -82,6 +82,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                              "was exported before (default: auto)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
                         help="where the model runs (default: cuda when available)")
+    parser.add_argument("--no-finisher", dest="finisher", action="store_false",
+                        help="join the head and the outfit with the classical blend alone, without the model's "
+                             "trained finisher (when it ships one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,7 +237,8 @@ def _debug() -> bool:
 def _load_pipeline(args: argparse.Namespace):
     from .pipeline import SelfieToBusinessPipeline
 
-    return SelfieToBusinessPipeline.from_pretrained(args.model, engine=args.engine, device=args.device)
+    return SelfieToBusinessPipeline.from_pretrained(args.model, engine=args.engine, device=args.device,
+                                                    finisher=args.finisher)
 
 
 # --- commands ---------------------------------------------------------------------------------------------------------

@@ -335,3 +335,21 @@ def test_out_of_range_colour_is_a_bad_colour(capsys, colour, tmp_path):
     err = capsys.readouterr().err
     assert "--background" in err and "between 0 and 255" in err
     assert cli._colour("rgb(1,2,3)") == (1, 2, 3)
+
+
+def test_no_finisher_flag_loads_the_pipeline_without_one(monkeypatch, tiny_model):
+    from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+
+    seen = []
+    real = SelfieToBusinessPipeline.from_pretrained.__func__
+
+    def spy(cls, *args, **kwargs):
+        seen.append(kwargs.get("finisher"))
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(SelfieToBusinessPipeline, "from_pretrained", classmethod(spy))
+    for extra in ([], ["--no-finisher"]):
+        args = cli.build_parser().parse_args(["convert", str(WOMAN), "-o", "x.jpg", "--model", str(tiny_model),
+                                              *extra])
+        cli._load_pipeline(args)
+    assert seen == [True, False]
