@@ -70,8 +70,9 @@ def recomposite_records(pipe, photos: list[Path], size: int) -> list[dict]:
     return [record for photo in photos for record in recomposite.recomposite(photo, fit)]
 
 
-def outfit_kept_records(pipe, classical, selfies: list[Path], size: int) -> list[dict]:
-    """Per selfie: the finished headshot's outfit against all classical fits of its attire."""
+def outfit_kept_records(pipe, classical_fit, selfies: list[Path], size: int) -> list[dict]:
+    """Per selfie: the finished headshot's outfit against all classical fits of its attire (``classical_fit(selfie,
+    outfit_id)``: cached across finishers)."""
     from cyclegan_biz.evaluation.outfit_kept import outfit_kept
     from cyclegan_biz.wardrobe.catalogue import load_wardrobe
 
@@ -80,14 +81,24 @@ def outfit_kept_records(pipe, classical, selfies: list[Path], size: int) -> list
         result = pipe(selfie, size=size)
         candidates = [o.id for o in load_wardrobe() if o.attire == result.attire]
         requested = result.outfit if result.outfit in candidates else candidates[0]
-
-        def fit(outfit_id: str, selfie: Path = selfie, result=result) -> np.ndarray:
-            if outfit_id == result.outfit:  # the requested outfit (maybe mirrored), fitted classically
-                return np.asarray(classical(selfie, size=size).image)
-            return np.asarray(classical(selfie, outfit=outfit_id, size=size).image)
-
+        fit = partial(classical_fit, selfie, requested=result.outfit)
         records.append({"photo": selfie.name, **outfit_kept(np.asarray(result.image), requested, fit, candidates)})
     return records
+
+
+def cached_classical_fit(classical, size: int):
+    """``fit(selfie, outfit_id, requested)``: the classical headshot of ``selfie`` in that outfit (the requested one
+    as the pipeline chose it, perhaps mirrored), remembered."""
+    cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def fit(selfie: Path, outfit_id: str, requested: str) -> np.ndarray:
+        key = (str(selfie), outfit_id)
+        if key not in cache:
+            options = {} if outfit_id == requested else {"outfit": outfit_id}
+            cache[key] = np.asarray(classical(selfie, size=size, **options).image)
+        return cache[key]
+
+    return fit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     finishers = dict(item.split("=", 1) for item in args.finisher)
     classical = SelfieToBusinessPipeline.from_pretrained(finisher=False)
+    classical_fit = cached_classical_fit(classical, args.kept_size)
     trained = set().union(*(trained_photos(folder) for folder in args.exclude_trained))
     photos = [p for p in kid_reference_files(args.datasets)
               if f"/{args.source}/" in p.as_posix() and example_name(p) not in trained][: args.photos]
@@ -125,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                  if key.endswith("delta_e") and value and summary.get(key) is not None}
         entry = {"summary": summary, "relative_drop": drops, "paired": paired_summary(base, records)}
         if selfies:
-            kept = outfit_kept_records(pipe, classical, selfies, args.kept_size)
+            kept = outfit_kept_records(pipe, classical_fit, selfies, args.kept_size)
             entry["outfit_kept_share"] = kept_share(kept)
             entry["outfit_kept"] = kept
         report[name] = entry
