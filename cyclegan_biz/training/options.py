@@ -13,7 +13,7 @@ def add_loss_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lambda_class", type=float, default=1.0)
 
 
-def add_run_options(p: argparse.ArgumentParser, max_train_steps: int, batch_size: int, checkpointing_steps: int,
+def add_run_options(p: argparse.ArgumentParser, max_train_steps: int | None, batch_size: int, checkpointing_steps: int,
                     report_to: str = "auto") -> None:
     """Steps, optimiser, precision, checkpoints, logging and devices, with the script's own defaults."""
     p.add_argument("--max_train_steps", type=int, default=max_train_steps)
