@@ -23,13 +23,27 @@ HAIR_DEPTH = 1.2  # face sizes below the chin where it counts
 EDGE_GROW = 0.06  # face sizes the head matte's edge is widened by
 FEATHER = 0.04  # face sizes of the band's soft border
 MIN_PERSON = 0.02  # person matte below this is background: never touched
+BAND_WIDTH = 512  # the band is shaped at most this wide (px) and upsampled
 
 
-def seam_band(shape: tuple[int, ...], face: Face, person: np.ndarray, head: np.ndarray | None = None) -> np.ndarray:
+def seam_band(shape: tuple[int, ...], face: Face, person: np.ndarray, head: np.ndarray | None = None,
+              work_width: int = BAND_WIDTH) -> np.ndarray:
     """float32 HxW weight in [0, 1] of the seam band of a composite (``face`` in its pixels; ``person``: its soft
     matte; ``head``: the weight of the user's own pixels, e.g. ``fitting.FitResult.head``, for hair over the
-    shoulders). Exactly 0 on the face mask, off the person and outside the band."""
+    shoulders). Exactly 0 on the face mask, off the person and outside the band. Shaped at most ``work_width``
+    wide (it is smooth) and upsampled; the exact zeros are applied at full size."""
     height, width = shape[:2]
+    k = work_width / width
+    if k < 1:
+        small = (max(1, round(width * k)), max(1, round(height * k)))
+        shrink = [None if m is None else cv2.resize(m.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+                  for m in (person, head)]
+        band = cv2.resize(seam_band((small[1], small[0]), face.scaled(small[0] / width), *shrink), (width, height),
+                          interpolation=cv2.INTER_LINEAR)
+        band = np.minimum(band, np.where(person >= MIN_PERSON, np.clip(person, 0, 1), 0).astype(np.float32))
+        band[face_mask(shape, face).astype(bool)] = 0
+        band[band < 1 / 255] = 0
+        return band
     size = face.size()
     chin_x, chin_y = face.points[CHIN]
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -89,8 +103,16 @@ def finish(model, image: np.ndarray, face: Face, person: np.ndarray) -> np.ndarr
         change = torch.nn.functional.interpolate(change, size=planes["band"].shape, mode="bilinear",
                                                  align_corners=False)
     change = change[0].permute(1, 2, 0).float().cpu().numpy() * 127.5
+    # only the band's bounding box is touched (the correction mapped back there alone)
+    rows, cols = np.nonzero(band.any(axis=1))[0], np.nonzero(band.any(axis=0))[0]
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     back = invert_affine(planes["alignment"].matrix)
-    change = cv2.warpAffine(change, back, (image.shape[1], image.shape[0]), flags=cv2.INTER_LINEAR,
+    back[:, 2] -= (x0, y0)
+    change = cv2.warpAffine(change, back, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
-    corrected = np.clip(np.rint(image + band[..., None] * change), 0, 255).astype(np.uint8)
-    return np.where(band[..., None] > 0, corrected, image)
+    weight = band[y0:y1, x0:x1, None]
+    region = image[y0:y1, x0:x1]
+    corrected = np.clip(np.rint(region + weight * change), 0, 255).astype(np.uint8)
+    out = image.copy()
+    out[y0:y1, x0:x1] = np.where(weight > 0, corrected, region)
+    return out
