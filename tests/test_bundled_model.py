@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from cyclegan_biz.models import CycleBizDiscriminator, CycleBizGenerator
+from cyclegan_biz.models import CycleBizDiscriminator, CycleBizFinisher, CycleBizGenerator
 from cyclegan_biz.pipeline import DEFAULT_MODEL_DIR, SelfieToBusinessPipeline
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "cyclegan_biz" / "examples").glob("*.jpg"))
@@ -20,9 +20,10 @@ def _offline(monkeypatch):
 
 def test_bundle_is_small_fp16_safetensors_only():
     files = [p for p in DEFAULT_MODEL_DIR.rglob("*") if p.is_file()]
-    assert sum(p.stat().st_size for p in files) < 10_000_000
+    # generator 3.9 MB + discriminator A 5.4 MB + finisher 0.55 MB, all fp16
+    assert sum(p.stat().st_size for p in files) < 11_000_000
     weights = [p for p in files if p.suffix == ".safetensors"]
-    assert {p.parent.name for p in weights} == {"selfie2biz", "discriminator_a"}
+    assert {p.parent.name for p in weights} == {"selfie2biz", "discriminator_a", "finisher"}
     assert not [p for p in files if p.suffix in {".bin", ".pt", ".pth", ".pkl", ".ckpt"}]
     for path in weights:
         with safe_open(str(path), "pt") as handle:
@@ -48,3 +49,16 @@ def test_default_pipeline_converts_an_example_with_each_attire():
     assert np.abs(np.asarray(suit.image, dtype=np.int16) - np.asarray(blazer.image, dtype=np.int16)).max() > 0
     auto = pipe(EXAMPLES[0], attire="auto", size=512)
     assert auto.attire in ("suit", "blazer") and 0.5 <= auto.attire_confidence <= 1.0
+
+
+def test_bundled_finisher_is_the_pipelines_default_and_can_be_left_out():
+    pipe = SelfieToBusinessPipeline.from_pretrained(engine="torch")
+    assert isinstance(pipe.finisher, CycleBizFinisher) and pipe.finisher_dir == DEFAULT_MODEL_DIR / "finisher"
+    assert next(pipe.finisher.parameters()).dtype == torch.float32  # fp16 on disk, float32 to run
+    assert SelfieToBusinessPipeline.from_pretrained(engine="torch", finisher=False).finisher is None
+    image = torch.zeros(1, 3, 128, 128)
+    band = torch.zeros(1, 1, 128, 128)
+    band[..., 80:, 40:88] = 1
+    with torch.no_grad():
+        correction = pipe.finisher.correction(image, band, torch.zeros_like(band), torch.ones_like(band))
+    assert correction.abs().max() > 0  # trained: not the identity it starts as
