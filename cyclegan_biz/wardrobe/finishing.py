@@ -89,6 +89,19 @@ def to_tensor(planes: dict, device=None):
     return [t.to(device) if device else t for t in (image, *masks)]
 
 
+# Only the finisher's change of lightness is applied; the colour (a*b*) stays the fitter's, which already matches
+# the neck to the cheeks. Seen on contact sheets of eval/canada: the full RGB correction of the shipped finisher
+# gives the chin's shadow a purple-blue tint on most men; its lightness alone is a plain shadow.
+LIGHT_ONLY = True
+
+
+def _with_lightness_of(colour: np.ndarray, light: np.ndarray) -> np.ndarray:
+    """uint8 RGB with the Lab lightness of ``light`` and the a*b* colour of ``colour``."""
+    lab = cv2.cvtColor(colour.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    lab[..., 0] = cv2.cvtColor(light.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[..., 0]
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
 def finish(model, image: np.ndarray, face: Face, person: np.ndarray) -> np.ndarray:
     """``image`` (uint8 HxWx3 composite) with the finisher's correction added in its seam band; every pixel outside
     the band is returned unchanged. The correction is predicted on the canonical crop and mapped back smoothly."""
@@ -113,6 +126,8 @@ def finish(model, image: np.ndarray, face: Face, person: np.ndarray) -> np.ndarr
     weight = band[y0:y1, x0:x1, None]
     region = image[y0:y1, x0:x1]
     corrected = np.clip(np.rint(region + weight * change), 0, 255).astype(np.uint8)
+    if LIGHT_ONLY:
+        corrected = _with_lightness_of(region, corrected)
     out = image.copy()
     out[y0:y1, x0:x1] = np.where(weight > 0, corrected, region)
     return out
