@@ -115,6 +115,12 @@ def test_finish_changes_only_the_band(portrait):
     band = composite_band(photo, face, person)
     assert np.array_equal(finished[band == 0], photo[band == 0])
     assert np.abs(finished[band > 0.5].astype(int) - photo[band > 0.5]).mean() > 1
+    # only the lightness changes: the colour (a*b*) is the composite's, up to 8-bit rounding
+    lab_in, lab_out = (cv2.cvtColor(x.astype(np.float32) / 255, cv2.COLOR_RGB2LAB) for x in (photo, finished))
+    changed = (band > 0.5) & (np.abs(lab_out[..., 0] - lab_in[..., 0]) > 2) & (lab_out[..., 0] > 10) \
+        & (lab_out[..., 0] < 90)  # away from black and white, where a*b* clip
+    assert changed.sum() > 100
+    assert np.median(np.abs(lab_out[..., 1:] - lab_in[..., 1:])[changed]) < 1.5
 
 
 def test_warm_start_pair_changes_the_head_and_keeps_the_outfit(portrait):

@@ -89,12 +89,6 @@ def to_tensor(planes: dict, device=None):
     return [t.to(device) if device else t for t in (image, *masks)]
 
 
-# Only the finisher's change of lightness is applied; the colour (a*b*) stays the fitter's, which already matches
-# the neck to the cheeks. Seen on contact sheets of eval/canada: the full RGB correction of the shipped finisher
-# gives the chin's shadow a purple-blue tint on most men; its lightness alone is a plain shadow.
-LIGHT_ONLY = True
-
-
 def _with_lightness_of(colour: np.ndarray, light: np.ndarray) -> np.ndarray:
     """uint8 RGB with the Lab lightness of ``light`` and the a*b* colour of ``colour``."""
     lab = cv2.cvtColor(colour.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
@@ -126,8 +120,10 @@ def finish(model, image: np.ndarray, face: Face, person: np.ndarray) -> np.ndarr
     weight = band[y0:y1, x0:x1, None]
     region = image[y0:y1, x0:x1]
     corrected = np.clip(np.rint(region + weight * change), 0, 255).astype(np.uint8)
-    if LIGHT_ONLY:
-        corrected = _with_lightness_of(region, corrected)
+    # only the change of lightness is applied; the colour (a*b*) stays the fitter's, which already matches the neck
+    # to the cheeks (seen on contact sheets of eval/canada: the full RGB correction of the shipped finisher tinted
+    # the chin's shadow purple-blue on most men; its lightness alone is a plain shadow)
+    corrected = _with_lightness_of(region, corrected)
     out = image.copy()
     out[y0:y1, x0:x1] = np.where(weight > 0, corrected, region)
     return out
