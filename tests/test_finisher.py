@@ -283,3 +283,40 @@ def test_finisher_option_errors_and_save_pretrained_keeps_it(model_with_finisher
     for (name, a), (_, b) in zip(reloaded.finisher.state_dict().items(),
                                  _busy_finisher(3).state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_onnx_finisher_matches_the_torch_one(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from cyclegan_biz.pipeline.onnx_export import finisher_onnx_file
+    from cyclegan_biz.wardrobe.finishing import OnnxFinisher, crop_correction
+
+    monkeypatch.setenv("CYCLEGAN_BIZ_CACHE", str(tmp_path / "cache"))
+    model = _busy_finisher(5)
+    model.save_pretrained(tmp_path / "finisher")
+    path = finisher_onnx_file(tmp_path / "finisher")  # exported once into the cache
+    assert path is not None and path.is_relative_to(tmp_path / "cache")
+    assert finisher_onnx_file(tmp_path / "finisher", export=False) == path
+    onnx_model = OnnxFinisher(path)
+    assert onnx_model.config.resolution == model.config.resolution == 32
+    rng = np.random.default_rng(0)
+    planes = {"image": rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
+              **{k: rng.random((32, 32), dtype=np.float32) for k in ("band", "face", "person")}}
+    expected = crop_correction(model, planes)
+    assert expected.shape == (32, 32, 3) and np.abs(expected).max() > 0.01
+    assert np.abs(crop_correction(onnx_model, planes) - expected).max() < 1e-4
+
+
+def test_onnx_engine_runs_the_finisher_without_torch_and_matches(model_with_finisher, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from cyclegan_biz.pipeline import SelfieToBusinessPipeline
+    from cyclegan_biz.wardrobe.finishing import OnnxFinisher
+
+    monkeypatch.setenv("CYCLEGAN_BIZ_CACHE", str(tmp_path / "cache"))
+    example = Path(__file__).parents[1] / "cyclegan_biz" / "examples" / "canada-003f.jpg"
+    onnx = SelfieToBusinessPipeline.from_pretrained(model_with_finisher, engine="onnx")
+    torch_pipe = SelfieToBusinessPipeline.from_pretrained(model_with_finisher, engine="torch")
+    assert isinstance(onnx.finisher, OnnxFinisher) and isinstance(torch_pipe.finisher, CycleBizFinisher)
+    a = np.asarray(onnx(example, size=256).image).astype(int)
+    b = np.asarray(torch_pipe(example, size=256).image).astype(int)
+    assert np.abs(a - b).max() <= 1

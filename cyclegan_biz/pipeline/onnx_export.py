@@ -1,4 +1,5 @@
-"""ONNX: export the generator and the attire classifier, and find the shipped or cached ``.onnx`` files."""
+"""ONNX: export the generator, the attire classifier and the finisher, and find the shipped or cached ``.onnx``
+files."""
 
 from __future__ import annotations
 
@@ -130,3 +131,50 @@ def has_onnx(folder: Path) -> bool:
     if (folder / ONNX_GENERATOR).is_file():
         return True
     return (onnx_cache_dir() / _fingerprint(folder) / ONNX_GENERATOR).is_file()
+
+
+ONNX_FINISHER = "model.onnx"  # inside the finisher's folder (or its cache folder)
+
+
+def finisher_onnx_file(folder: Path, export: bool = True) -> Path | None:
+    """The finisher in ``folder`` as ONNX (inputs ``image`` 1 x 3 x R x R in [-1, 1], ``band``, ``face``,
+    ``person`` 1 x 1 x R x R; output ``correction`` 1 x 3 x r x r, see ``CycleBizFinisher.correction``): shipped in
+    the folder, else exported once into the cache (needs torch and onnx; None when they are missing)."""
+    folder = Path(folder)
+    shipped = folder / ONNX_FINISHER
+    if shipped.is_file():
+        return shipped
+    digest = hashlib.sha256()
+    for file in [folder / "config.json", *sorted(folder.glob("*.safetensors"))]:
+        digest.update(file.read_bytes())
+    cached = onnx_cache_dir() / f"finisher-{digest.hexdigest()[:20]}" / ONNX_FINISHER
+    if not cached.is_file() and export:
+        try:
+            export_finisher_onnx(folder, cached)
+        except ImportError:
+            return None
+    return cached if cached.is_file() else None
+
+
+def export_finisher_onnx(folder: Path, path: Path, opset: int = 17) -> Path:
+    """Write the finisher of ``folder`` to ``path`` as ONNX (float32, fixed 1 x R x R inputs)."""
+    import torch
+
+    from ..models import CycleBizFinisher
+
+    model = CycleBizFinisher.from_pretrained(folder, torch_dtype=torch.float32).eval()
+
+    class _Correction(torch.nn.Module):
+        def __init__(self, model) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, image, band, face, person):
+            return self.model.correction(image, band, face, person)
+
+    size = model.config.resolution
+    example = (torch.zeros(1, 3, size, size), *(torch.zeros(1, 1, size, size) for _ in range(3)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _export(_Correction(model), example, path, ["image", "band", "face", "person"], ["correction"], None, opset,
+            {"resolution": str(size), "working_resolution": str(model.config.working_resolution)})
+    return path

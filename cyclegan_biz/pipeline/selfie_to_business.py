@@ -67,7 +67,7 @@ from .hub import (
     load_finisher,
     resolve_model_dir,
 )
-from .onnx_export import has_onnx, onnx_files
+from .onnx_export import finisher_onnx_file, has_onnx, onnx_files
 from .outfit_path import outfit_headshot
 from .result import HeadshotResult
 from .stages import FALLBACK_ATTIRE, Stopwatch
@@ -120,8 +120,18 @@ class SelfieToBusinessPipeline:
         if self._finisher is None and self.finisher_dir is not None:
             with self._finisher_lock:
                 if self._finisher is None:
-                    self._finisher = load_finisher(self.finisher_dir).to(self.engine.device)
+                    self._finisher = self._load_finisher()
         return self._finisher
+
+    def _load_finisher(self):
+        """With the onnx engine, the finisher's ONNX file (shipped or cached; no torch at run time), else torch."""
+        if self.engine.name == "onnx":
+            from ..wardrobe.finishing import OnnxFinisher
+
+            path = finisher_onnx_file(self.finisher_dir)
+            if path is not None:
+                return OnnxFinisher(path, self.engine.session.get_providers())
+        return load_finisher(self.finisher_dir).to(self.engine.device)
 
     def save_pretrained(self, save_directory: str | os.PathLike, onnx: bool | None = None) -> Path:
         """Write the model folder this pipeline runs, so that ``from_pretrained(save_directory)`` loads the same

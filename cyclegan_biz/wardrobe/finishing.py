@@ -8,6 +8,9 @@ zero elsewhere, so ``CycleBizFinisher`` leaves every other pixel as it was. Ever
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 
@@ -79,14 +82,55 @@ def crop_planes(image: np.ndarray, face: Face, person: np.ndarray, band: np.ndar
             "face": face_mask((resolution, resolution), crop_face).astype(np.float32), "alignment": alignment}
 
 
+def input_arrays(planes: dict) -> list[np.ndarray]:
+    """Batch of one: (image in [-1, 1], band, face, person) as float32 B x C x H x W arrays."""
+    image = (planes["image"].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
+    masks = [np.ascontiguousarray(planes[k], dtype=np.float32)[None, None] for k in ("band", "face", "person")]
+    return [np.ascontiguousarray(image), *masks]
+
+
 def to_tensor(planes: dict, device=None):
-    """Batch of one: (image in [-1, 1], band, face, person) as B x C x H x W float tensors."""
+    """``input_arrays`` as torch tensors (on ``device``)."""
     import torch
 
-    image = torch.from_numpy(planes["image"]).permute(2, 0, 1).float().div(127.5).sub(1)[None]
-    masks = [torch.from_numpy(np.ascontiguousarray(planes[k], dtype=np.float32))[None, None]
-             for k in ("band", "face", "person")]
-    return [t.to(device) if device else t for t in (image, *masks)]
+    tensors = [torch.from_numpy(a) for a in input_arrays(planes)]
+    return [t.to(device) if device else t for t in tensors]
+
+
+class OnnxFinisher:
+    """A finisher run by ONNX Runtime (``pipeline.onnx_export.finisher_onnx_file``): the same correction as
+    ``CycleBizFinisher.correction`` without importing torch (short cold starts with the onnx engine)."""
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads sleep
+        self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.config = SimpleNamespace(resolution=int(meta["resolution"]),
+                                      working_resolution=int(meta["working_resolution"]))
+
+    def crop_correction(self, planes: dict) -> np.ndarray:
+        names = [i.name for i in self.session.get_inputs()]
+        change = self.session.run(None, dict(zip(names, input_arrays(planes), strict=True)))[0][0]
+        size = self.config.resolution
+        return cv2.resize(change.transpose(1, 2, 0), (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def crop_correction(model, planes: dict) -> np.ndarray:
+    """The finisher's correction on the canonical crop (R x R x 3, [-1, 1] units), upsampled bilinearly from its
+    working resolution; ``model``: a ``CycleBizFinisher`` or an ``OnnxFinisher``."""
+    if isinstance(model, OnnxFinisher):
+        return model.crop_correction(planes)
+    import torch
+
+    with torch.no_grad():
+        change = model.correction(*to_tensor(planes, model.device))
+        change = torch.nn.functional.interpolate(change, size=planes["band"].shape, mode="bilinear",
+                                                 align_corners=False)
+    return change[0].permute(1, 2, 0).float().cpu().numpy()
 
 
 def _with_lightness_of(colour: np.ndarray, light: np.ndarray) -> np.ndarray:
@@ -99,17 +143,11 @@ def _with_lightness_of(colour: np.ndarray, light: np.ndarray) -> np.ndarray:
 def finish(model, image: np.ndarray, face: Face, person: np.ndarray) -> np.ndarray:
     """``image`` (uint8 HxWx3 composite) with the finisher's correction added in its seam band; every pixel outside
     the band is returned unchanged. The correction is predicted on the canonical crop and mapped back smoothly."""
-    import torch
-
     band = composite_band(image, face, person)
     if not band.any():
         return image.copy()
     planes = crop_planes(image, face, person, band, model.config.resolution)
-    with torch.no_grad():
-        change = model.correction(*to_tensor(planes, model.device))
-        change = torch.nn.functional.interpolate(change, size=planes["band"].shape, mode="bilinear",
-                                                 align_corners=False)
-    change = change[0].permute(1, 2, 0).float().cpu().numpy() * 127.5
+    change = crop_correction(model, planes) * 127.5
     # only the band's bounding box is touched (the correction mapped back there alone)
     rows, cols = np.nonzero(band.any(axis=1))[0], np.nonzero(band.any(axis=0))[0]
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
