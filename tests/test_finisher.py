@@ -320,3 +320,34 @@ def test_onnx_engine_runs_the_finisher_without_torch_and_matches(model_with_fini
     a = np.asarray(onnx(example, size=256).image).astype(int)
     b = np.asarray(torch_pipe(example, size=256).image).astype(int)
     assert np.abs(a - b).max() <= 1
+
+
+def test_models_load_one_at_a_time_from_any_thread(model_with_finisher):
+    """diffusers' loading patches torch process-wide: concurrent first uses (a Space's first requests) must not
+    overlap; every load goes through one lock and all of them succeed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cyclegan_biz.models import CycleBizGenerator
+    from cyclegan_biz.pipeline import hub
+
+    seen = []
+    real = CycleBizGenerator.from_pretrained.__func__
+
+    def spy(cls, *args, **kwargs):
+        seen.append(hub._LOADING.locked())
+        return real(cls, *args, **kwargs)
+
+    loads = [lambda: hub.load_generator(model_with_finisher),
+             lambda: hub.load_finisher(model_with_finisher / "finisher"),
+             lambda: hub.load_classifier(model_with_finisher)] * 3
+    original = CycleBizGenerator.from_pretrained
+    CycleBizGenerator.from_pretrained = classmethod(spy)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            models = list(pool.map(lambda load: load(), loads))
+    finally:
+        CycleBizGenerator.from_pretrained = original
+    assert all(m is not None for m in models)
+    assert seen and all(seen)  # the generator always loaded under the lock
+    for model in models:  # real weights, none left on the meta device
+        assert all(p.device.type == "cpu" for p in model.parameters())

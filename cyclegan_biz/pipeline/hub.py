@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,15 +101,25 @@ def _load_options() -> dict[str, Any]:
             "low_cpu_mem_usage": importlib.util.find_spec("accelerate") is not None}
 
 
+# One model loads at a time in this process: diffusers' loading patches torch's module creation process-wide
+# (parameters on the meta device) and ``warnings.catch_warnings`` is process-wide too, so two threads loading at
+# once (a Space's concurrent first requests: the generator for outfit="none", the finisher) could break each other.
+_LOADING = threading.Lock()
+
+
+def _from_pretrained(model_class, folder: Path):
+    """``model_class.from_pretrained(folder)`` in float32, safetensors only, one load at a time, quietly."""
+    _require_safetensors(folder)
+    with _LOADING, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model_class.from_pretrained(folder, **_load_options())
+
+
 def load_generator(folder: Path, device: str = "cpu"):
     """The A2B generator (``CycleBizGenerator``) in float32 eval mode. Safetensors weights only."""
     from ..models.generator import CycleBizGenerator
 
-    _require_safetensors(folder)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        generator = CycleBizGenerator.from_pretrained(folder, **_load_options())
-    return generator.to(device).eval().requires_grad_(False)
+    return _from_pretrained(CycleBizGenerator, folder).to(device).eval().requires_grad_(False)
 
 
 def load_classifier(folder: Path, device: str = "cpu"):
@@ -117,10 +128,7 @@ def load_classifier(folder: Path, device: str = "cpu"):
     disc_dir = folder / "discriminator_a"
     if not (disc_dir / "config.json").is_file():
         return None
-    _require_safetensors(disc_dir)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        classifier = _discriminator_class(disc_dir).from_pretrained(disc_dir, **_load_options())
+    classifier = _from_pretrained(_discriminator_class(disc_dir), disc_dir)
     if getattr(classifier, "class_head", None) is None:
         return None
     if hasattr(type(classifier), "backbone"):
@@ -183,9 +191,7 @@ def finisher_folder(model_dir: Path, finisher: bool | str | os.PathLike | None) 
 
 def load_finisher(folder: Path):
     """The ``CycleBizFinisher`` saved in ``folder`` (float32, eval mode); a clear error when it cannot be read."""
-    import torch
-
     from ..models import CycleBizFinisher
 
     with load_errors(folder):
-        return CycleBizFinisher.from_pretrained(folder, torch_dtype=torch.float32).eval()
+        return _from_pretrained(CycleBizFinisher, folder).eval().requires_grad_(False)

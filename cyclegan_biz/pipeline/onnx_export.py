@@ -11,7 +11,7 @@ from pathlib import Path
 from ..environment import setting
 from ..errors import MissingWeightsError
 from ..wardrobe.vocabulary import ATTIRES
-from .hub import ONNX_CLASSIFIER, ONNX_GENERATOR, load_torch_models
+from .hub import ONNX_CLASSIFIER, ONNX_GENERATOR, load_finisher, load_torch_models
 
 
 def export_onnx(folder: str | os.PathLike, output_dir: str | os.PathLike | None = None, opset: int = 17,
@@ -160,9 +160,7 @@ def export_finisher_onnx(folder: Path, path: Path, opset: int = 17) -> Path:
     """Write the finisher of ``folder`` to ``path`` as ONNX (float32, fixed 1 x R x R inputs)."""
     import torch
 
-    from ..models import CycleBizFinisher
-
-    model = CycleBizFinisher.from_pretrained(folder, torch_dtype=torch.float32).eval()
+    model = load_finisher(folder)
 
     class _Correction(torch.nn.Module):
         def __init__(self, model) -> None:

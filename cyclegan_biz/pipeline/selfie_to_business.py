@@ -41,7 +41,6 @@ use (under a lock): the outfit path, the default, needs neither.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -103,16 +102,11 @@ class SelfieToBusinessPipeline:
             engine = "onnx" if onnxruntime_available() and has_onnx(folder) else "torch"
         with load_errors(folder):  # corrupt or incompatible files: one clear message
             runner = OnnxEngine(folder, device) if engine == "onnx" else TorchEngine(folder, device)
+        # the finisher loads on first use, in the calling thread: diffusers' loading patches torch's module
+        # creation for the whole process (meta tensors), so it must not overlap another model's construction
         pipe = cls(runner, folder, finisher_folder(folder, finisher))
-        if pipe.finisher_dir is not None:  # its imports (torch, diffusers) overlap the first photo's decoding etc.
-            threading.Thread(target=pipe._load_finisher_quietly, daemon=True, name="load-finisher").start()
         pipe.load_seconds = time.perf_counter() - start
         return pipe
-
-    def _load_finisher_quietly(self) -> None:
-        """Load the finisher now; a failure is raised again by the first call that needs it."""
-        with contextlib.suppress(Exception):  # the property raises it again where a caller can see it
-            self.finisher  # noqa: B018 - loads it
 
     @property
     def finisher(self):
