@@ -36,13 +36,14 @@ def main() -> None:
     diffusers_logging.set_verbosity_error()  # the fp16 cast is intended
     dtype = getattr(torch, args.dtype)
     output = Path(args.output)
+    finisher = output / FINISHER_SUBFOLDER
     if args.model is not None:
         full = CycleGAN.from_pretrained(args.model)
-        if output.exists():
-            shutil.rmtree(output)
+        for item in output.iterdir() if output.exists() else ():  # the bundled finisher stays unless replaced
+            if item != finisher:
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
         CycleGAN(full.generator_a2b, discriminator_a=full.discriminator_a).save_pretrained(output, dtype=dtype)
     if args.finisher is not None:
-        finisher = output / FINISHER_SUBFOLDER
         if finisher.exists():
             shutil.rmtree(finisher)
         CycleBizFinisher.from_pretrained(args.finisher).to(dtype).save_pretrained(finisher)

@@ -26,7 +26,6 @@ from itertools import chain
 from pathlib import Path
 
 import torch
-from accelerate.logging import get_logger
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -44,8 +43,6 @@ from cyclegan_biz.training.dataset import UnpairedImageDataset, example_to_tenso
 from cyclegan_biz.training.options import add_loss_options, add_run_options
 from cyclegan_biz.training.samples import write_samples
 from cyclegan_biz.training.step import ImagePool, lr_lambda, mean_over_processes, train_step
-
-logger = get_logger(__name__)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,10 +67,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-
-
-
-
 def build_models(args: argparse.Namespace):
     g_ab = CycleBizGenerator(base_channels=args.generator_channels, num_res_blocks=args.generator_blocks,
                              upsample_mode=args.upsample_mode, num_attire_classes=2, resolution=args.resolution)
@@ -84,20 +77,6 @@ def build_models(args: argparse.Namespace):
     else:
         d_a, d_b = (CycleBizProjectedDiscriminator(head_channels=args.discriminator_channels) for _ in range(2))
     return g_ab, g_ba, d_a, d_b
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -195,10 +174,6 @@ def main(argv: list[str] | None = None) -> None:
         CycleGAN(*(accelerator.unwrap_model(m) for m in models)).save_pretrained(output_dir)
         accelerator.print(f"Saved the model (Hub layout) to {output_dir}")
     accelerator.end_training()
-
-
-
-
 
 
 if __name__ == "__main__":

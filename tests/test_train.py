@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from space_helpers import free_port
 
 from cyclegan_biz.models import CycleBizGenerator
 from cyclegan_biz.training.dataset import build_dataset, save_dataset
@@ -17,7 +18,8 @@ from cyclegan_biz.training.dataset import build_dataset, save_dataset
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "cyclegan_biz" / "examples").glob("*.jpg"))
 TINY = ["--resolution", "32", "--generator_channels", "4", "--generator_blocks", "1",
-        "--discriminator_channels", "4", "--num_samples", "1", "--log_steps", "1", "--report_to", "none"]
+        "--discriminator_channels", "4", "--num_samples", "1", "--log_steps", "1", "--report_to", "none",
+        "--cpu"]  # the same device whatever the machine: accelerate keeps one state per process
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +104,7 @@ def _launch(dataset: Path, output: Path, *extra: str) -> list[dict]:
     env = {**os.environ, "ACCELERATE_CONFIG_FILE": str(output.parent / "none.yaml"), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--main_process_port", str(free_port()),
          "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "scripts" / "train.py"), "--cpu",
          "--dataset", str(dataset), "--output_dir", str(output), *TINY, "--discriminator", "patch",
          "--max_train_steps", "4", "--checkpointing_steps", "2", "--sample_steps", "100", "--pool_size", "2", *extra],

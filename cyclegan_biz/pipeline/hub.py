@@ -91,19 +91,17 @@ def _require_safetensors(folder: Path) -> None:
 
 
 def _load_options() -> dict[str, Any]:
-    """``from_pretrained`` options: safetensors only; ``low_cpu_mem_usage`` only with accelerate installed (without
-    it diffusers would warn about it on every load; the models are small)."""
-    import importlib.util
-
+    """``from_pretrained`` options: float32, safetensors only, and no ``low_cpu_mem_usage``: with it diffusers builds
+    the model inside accelerate's ``init_empty_weights``, which puts the parameters of any module another thread
+    builds meanwhile (EfficientNet-Lite0 for the attire, a projected discriminator's backbone) on the meta device.
+    The models are small, so the saving is nothing."""
     import torch
 
-    return {"torch_dtype": torch.float32, "use_safetensors": True,
-            "low_cpu_mem_usage": importlib.util.find_spec("accelerate") is not None}
+    return {"torch_dtype": torch.float32, "use_safetensors": True, "low_cpu_mem_usage": False}
 
 
-# One model loads at a time in this process: diffusers' loading patches torch's module creation process-wide
-# (parameters on the meta device) and ``warnings.catch_warnings`` is process-wide too, so two threads loading at
-# once (a Space's concurrent first requests: the generator for outfit="none", the finisher) could break each other.
+# One model loads at a time in this process: ``warnings.catch_warnings`` is process-wide, and loads are rare (a
+# Space's concurrent first requests: the generator for outfit="none", the finisher).
 _LOADING = threading.Lock()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def _export(module, example, path: Path, inputs, outputs, dynamic_axes, opset: i
     import onnx
     import torch
 
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}-{threading.get_ident()}")  # one per writing thread
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(module.eval(), example, str(tmp), input_names=inputs, output_names=outputs,

@@ -13,7 +13,7 @@ from PIL import Image
 from ..compose import paste_face, replace_background
 from ..headshot_frame import FRAME_TARGETS, head_top, headshot_framing
 from ..imageio import ImageInput
-from ..vision.geometry import Framing, compose_affine, transform_points
+from ..vision.geometry import Framing, transform_points
 from ..vision.pose import detect_shoulders
 from ..vision.segmentation import person_mask
 from ..wardrobe import finishing, fitting
@@ -48,7 +48,7 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
     seg_k = min(1.0, SEGMENTATION_WIDTH / small.shape[1])
     seg_image = cv2.resize(small, None, fx=seg_k, fy=seg_k, interpolation=cv2.INTER_AREA) if seg_k < 1 else small
     person_small = person_mask(seg_image)
-    seg_face = small_face.transformed(np.array([[seg_k, 0, 0], [0, seg_k, 0]]))
+    seg_face = small_face.scaled(seg_k)
     top = head_top(person_small, seg_face)
     photo_per_seg = face.size() / seg_face.size()
     top.above_eyes *= photo_per_seg
@@ -57,10 +57,8 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
     if top.touches_top:
         warnings_.append("The hair touches the top edge of the photo, so the top of the head is cut off; for a "
                          "complete head, use a photo with some space above the hair.")
-    seg_framing = Framing(compose_affine(framing.matrix, np.array([[photo_per_seg, 0, 0], [0, photo_per_seg, 0]])),
-                          framing.width, framing.height)
+    seg_framing = framing.scaled_photo(1 / photo_per_seg)  # the segmented copy is the photo / photo_per_seg
     canvas_face = face.transformed(framing.matrix)
-    inside = seg_framing.valid_mask(person_small.shape)
     # with an outfit, hair cut by the bottom of a tight crop continues mirrored below the photo and fades out there
     # (no straight cut); the sides, and the user's own clothes ("keep"), fade out inside the photo
     below = 0 if outfit == OUTFIT_KEEP else mirror_rows(framing, photo.shape, MIRRORED_BELOW * face.size())
@@ -69,6 +67,7 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
     person = seg_framing.warp(person_seg)
     person = cv2.LUT(np.clip(np.rint(person * 255), 0, 255).astype(np.uint8), MATTE_LUT)
     person *= faded_edges(seg_framing.valid_mask(person_seg.shape), PHOTO_EDGE_FADE * canvas_face.size())
+    inside = seg_framing.valid_mask(person_small.shape) if below else None  # where the photo (not its mirror) is
     lap("segment")
 
     attire_used, confidence, probabilities, outfit_id = attire, None, None, outfit
@@ -86,10 +85,10 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
         chosen = fitting.resolve_outfit(outfit, attire_used, *turn_and_light)
         attire_used, outfit_id = chosen.attire, chosen.id
         lap("outfit")
-        shoulders = _shoulders(small, photo.shape, framing, face.size() / small_face.size())
+        shoulders = _shoulders(small, framing, face.size() / small_face.size())
         lap("pose")
         fit = fitting.fit_outfit(canvas, person, canvas_face, chosen, color, shoulders,
-                                 inside=inside if below else None)
+                                 inside=inside)
         composed, matte = fit.image, fit.person
         lap("fit")
         finisher = pipe.finisher
@@ -109,7 +108,7 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
     )
 
 
-def _shoulders(small: np.ndarray, photo_shape, framing: Framing, photo_per_small: float):
+def _shoulders(small: np.ndarray, framing: Framing, photo_per_small: float):
     """Both shoulders on the canvas when the pose model saw them inside the photo, else None."""
     found = detect_shoulders(small)
     if found is None or not found.usable():

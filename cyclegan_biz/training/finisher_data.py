@@ -272,8 +272,8 @@ class FinisherExamples:
     def __init__(self, folder: str | Path, flip: bool = False, files: Sequence[Path] | None = None) -> None:
         self.files = list(files) if files is not None else sorted(Path(folder).glob("*.npz"))
         if not self.files:
-            raise FileNotFoundError(f"No examples (*.npz) in {folder}: build them first (scripts/train_finisher.py "
-                                    "--build_warm_start).")
+            raise FileNotFoundError(f"No examples (*.npz) in {folder}: build them first "
+                                    "(scripts/build_finisher_data.py).")
         self.flip = flip
 
     def __len__(self) -> int:
