@@ -70,8 +70,8 @@ def recomposite_records(pipe, photos: list[Path], size: int) -> list[dict]:
     return [record for photo in photos for record in recomposite.recomposite(photo, fit)]
 
 
-def outfit_kept_records(pipe, classical_fit, selfies: list[Path], size: int) -> list[dict]:
-    """Per selfie: the finished headshot's outfit against all classical fits of its attire (``classical_fit(selfie,
+def outfit_kept_records(pipe, classical_layout, selfies: list[Path], size: int) -> list[dict]:
+    """Per selfie: the finished headshot's outfit against all classical fits of its attire (``classical_layout(selfie,
     outfit_id)``: cached across finishers)."""
     from cyclegan_biz.evaluation.outfit_kept import outfit_kept
     from cyclegan_biz.wardrobe.catalogue import load_wardrobe
@@ -81,24 +81,27 @@ def outfit_kept_records(pipe, classical_fit, selfies: list[Path], size: int) -> 
         result = pipe(selfie, size=size)
         candidates = [o.id for o in load_wardrobe() if o.attire == result.attire]
         requested = result.outfit if result.outfit in candidates else candidates[0]
-        fit = partial(classical_fit, selfie, requested=result.outfit)
-        records.append({"photo": selfie.name, **outfit_kept(np.asarray(result.image), requested, fit, candidates)})
+        layout = partial(classical_layout, selfie, requested=result.outfit)
+        records.append({"photo": selfie.name, **outfit_kept(np.asarray(result.image), requested, layout, candidates)})
     return records
 
 
-def cached_classical_fit(classical, size: int):
-    """``fit(selfie, outfit_id, requested)``: the classical headshot of ``selfie`` in that outfit (the requested one
-    as the pipeline chose it, perhaps mirrored), remembered."""
+def cached_classical_layouts(classical, size: int):
+    """``layout(selfie, outfit_id, requested)``: the clothes layout (``outfit_kept.clothes_layout``) of the classical
+    headshot of ``selfie`` in that outfit (the requested one as the pipeline chose it, perhaps mirrored),
+    remembered across finishers."""
+    from cyclegan_biz.evaluation.outfit_kept import clothes_layout
+
     cache: dict[tuple[str, str], np.ndarray] = {}
 
-    def fit(selfie: Path, outfit_id: str, requested: str) -> np.ndarray:
+    def layout(selfie: Path, outfit_id: str, requested: str) -> np.ndarray:
         key = (str(selfie), outfit_id)
         if key not in cache:
             options = {} if outfit_id == requested else {"outfit": outfit_id}
-            cache[key] = np.asarray(classical(selfie, size=size, **options).image)
+            cache[key] = clothes_layout(np.asarray(classical(selfie, size=size, **options).image))
         return cache[key]
 
-    return fit
+    return layout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     finishers = dict(item.split("=", 1) for item in args.finisher)
     classical = SelfieToBusinessPipeline.from_pretrained(finisher=False)
-    classical_fit = cached_classical_fit(classical, args.kept_size)
+    classical_layout = cached_classical_layouts(classical, args.kept_size)
     trained = set().union(*(trained_photos(folder) for folder in args.exclude_trained))
     photos = [p for p in kid_reference_files(args.datasets)
               if f"/{args.source}/" in p.as_posix() and example_name(p) not in trained][: args.photos]
@@ -137,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                  if key.endswith("delta_e") and value and summary.get(key) is not None}
         entry = {"summary": summary, "relative_drop": drops, "paired": paired_summary(base, records)}
         if selfies:
-            kept = outfit_kept_records(pipe, classical_fit, selfies, args.kept_size)
+            kept = outfit_kept_records(pipe, classical_layout, selfies, args.kept_size)
             entry["outfit_kept_share"] = kept_share(kept)
             entry["outfit_kept"] = kept
         report[name] = entry

@@ -181,7 +181,7 @@ def test_measure_folder_summarises_real_and_cut_portraits(tmp_path, portraits):
 
 
 def test_outfit_kept_finds_the_requested_outfit_and_notices_another():
-    from cyclegan_biz.evaluation.outfit_kept import kept_share, outfit_kept
+    from cyclegan_biz.evaluation.outfit_kept import clothes_layout, kept_share, outfit_kept
     from cyclegan_biz.pipeline import SelfieToBusinessPipeline
 
     pipe = SelfieToBusinessPipeline.from_pretrained(engine="torch", finisher=False)
@@ -191,8 +191,11 @@ def test_outfit_kept_finds_the_requested_outfit_and_notices_another():
     def fit(outfit_id: str) -> np.ndarray:
         return np.asarray(pipe(photo, outfit=outfit_id, size=256).image)
 
-    same = outfit_kept(fit("suit-navy-10"), "suit-navy-10", fit, candidates)
-    other = outfit_kept(fit("suit-blue-01"), "suit-navy-10", fit, candidates)
+    def layout(outfit_id: str) -> np.ndarray:
+        return clothes_layout(fit(outfit_id))
+
+    same = outfit_kept(fit("suit-navy-10"), "suit-navy-10", layout, candidates)
+    other = outfit_kept(fit("suit-blue-01"), "suit-navy-10", layout, candidates)
     assert same["kept"] and same["nearest"] == "suit-navy-10"
     assert not other["kept"] and other["nearest"] == "suit-blue-01"
     assert kept_share([same, other]) == 0.5

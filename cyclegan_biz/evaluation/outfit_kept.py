@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
+from ..wardrobe.appearance import to_lab
 from .portrait import Portrait
 
 GRID = (8, 4)  # cells across, down the clothes box
@@ -22,19 +23,19 @@ GRID = (8, 4)  # cells across, down the clothes box
 def clothes_layout(rgb: np.ndarray) -> np.ndarray:
     """The clothes box's Lab cell means (``GRID``), flattened: the outfit's colours and their layout."""
     region, _ = Portrait.from_rgb(rgb).clothes_region()
-    lab = cv2.cvtColor(region.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    return cv2.resize(lab, GRID, interpolation=cv2.INTER_AREA).reshape(-1)
+    return cv2.resize(to_lab(region), GRID, interpolation=cv2.INTER_AREA).reshape(-1)
 
 
 def nearest(layout: np.ndarray, candidates: dict[str, np.ndarray]) -> str:
     return min(candidates, key=lambda name: float(np.linalg.norm(candidates[name] - layout)))
 
 
-def outfit_kept(finished: np.ndarray, requested: str, fit: Callable[[str], np.ndarray],
+def outfit_kept(finished: np.ndarray, requested: str, layout: Callable[[str], np.ndarray],
                 candidates: Sequence[str]) -> dict:
     """Whether ``requested`` is the nearest of ``candidates`` (outfit ids, ``requested`` among them) to the clothes
-    of ``finished``; ``fit(outfit_id)`` gives the classical pipeline's output of the same photo with that outfit."""
-    layouts = {name: clothes_layout(fit(name)) for name in candidates}
+    of ``finished``; ``layout(outfit_id)``: the ``clothes_layout`` of the classical pipeline's output of the same
+    photo with that outfit (a caller checking several finishers keeps them)."""
+    layouts = {name: layout(name) for name in candidates}
     found = nearest(clothes_layout(finished), layouts)
     return {"requested": requested, "nearest": found, "kept": found == requested}
 

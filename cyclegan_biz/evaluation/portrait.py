@@ -117,8 +117,3 @@ def clothes_region(rgb: np.ndarray, person: np.ndarray, alignment: Alignment,
     alpha = np.clip((mask - 0.3) / 0.4, 0.0, 1.0)[..., None] * valid[..., None]  # soft edge, no halo
     flat = alpha * box + (1.0 - alpha) * FLAT_GREY
     return np.clip(np.round(flat), 0, 255).astype(np.uint8), float(valid.mean())
-
-
-def lab(rgb: np.ndarray) -> np.ndarray:
-    """CIE Lab (L 0-100) of a uint8 RGB image, float32."""
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)

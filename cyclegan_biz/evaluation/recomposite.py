@@ -25,7 +25,8 @@ from ..imageio import load_rgb_array
 from ..vision.geometry import CANONICAL_FACE_SIZE, align_face, compose_affine, invert_affine
 from ..vision.landmarks import Face, detect_face
 from ..vision.segmentation import person_mask
-from .portrait import CHIN, CROP_SIZE, band_mask, lab
+from ..wardrobe.appearance import to_lab
+from .portrait import CHIN, CROP_SIZE, band_mask
 
 Fitter = Callable[..., Any]
 CHIN_MARGIN = 0.03  # face sizes kept below the chin in the "chin" variant
@@ -74,7 +75,7 @@ def band_error(output: np.ndarray, matrix: np.ndarray, truth: np.ndarray, face_p
               & (alignment.warp(person) >= 0.5) & alignment.valid_mask(truth.shape).astype(bool))
     if usable.sum() < 20:
         return math.nan
-    delta = np.linalg.norm(lab(alignment.warp(truth)) - lab(out_crop), axis=-1)
+    delta = np.linalg.norm(to_lab(alignment.warp(truth)) - to_lab(out_crop), axis=-1)
     return float(delta[usable].mean())
 
 

@@ -24,7 +24,8 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from .portrait import BAND_DEPTH, BAND_TOP, CHEEKS, Portrait, band_mask, lab
+from ..wardrobe.appearance import to_lab
+from .portrait import BAND_DEPTH, BAND_TOP, CHEEKS, Portrait, band_mask
 from .references import real_ranges
 
 CHEEK_RADIUS = 0.05  # face sizes
@@ -64,7 +65,7 @@ def skin_delta_ab(image_lab: np.ndarray, points: np.ndarray, chin: np.ndarray, f
 
 def seam_stats(portrait: Portrait) -> dict[str, float]:
     """``seam_row_ratio`` and ``skin_delta_ab`` of one portrait (see the module docstring)."""
-    crop_lab = lab(portrait.crop())
+    crop_lab = to_lab(portrait.crop())
     usable = portrait.crop_valid() & (portrait.crop_person() >= 0.5)
     chin = portrait.chin()
     # Away from the photo's edges: the warp's padding would make a strong row of its own.

@@ -13,18 +13,11 @@ import math
 import cv2
 import numpy as np
 
+from ..wardrobe.detail import detail_energy
 from .portrait import Portrait
 
 SIGMA = 1.0
 CLOTHES_BELOW_CHIN = 0.5  # face sizes: the clothes start below the collar band
-
-
-def high_frequency(grey: np.ndarray, mask: np.ndarray) -> float:
-    """Mean |grey - blur(grey)| over ``mask`` (NaN under 20 pixels)."""
-    if mask.sum() < 20:
-        return math.nan
-    detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), SIGMA))
-    return float(detail[mask].mean())
 
 
 def sharpness_ratio(portrait: Portrait) -> float:
@@ -36,10 +29,10 @@ def sharpness_ratio(portrait: Portrait) -> float:
     rows = np.arange(crop.shape[0])[:, None]
     person = cv2.erode((portrait.crop_person() >= 0.5).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     clothes = person & valid & (rows >= portrait.chin()[1] + CLOTHES_BELOW_CHIN * portrait.face_px)
-    face_energy = high_frequency(grey, face)
+    face_energy = detail_energy(grey, face, SIGMA)
     if math.isnan(face_energy) or face_energy <= 0:
         return math.nan
-    return high_frequency(grey, clothes) / face_energy
+    return detail_energy(grey, clothes, SIGMA) / face_energy
 
 
 def in_range(value: float, limits: tuple[float, float]) -> bool | None:

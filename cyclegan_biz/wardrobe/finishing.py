@@ -16,7 +16,9 @@ import numpy as np
 
 from ..vision.geometry import align_face, invert_affine
 from ..vision.landmarks import Face, face_mask
+from .appearance import to_lab
 from .placement import CHIN_POINTS
+from .skin import lab_to_rgb
 
 CHIN = CHIN_POINTS[0]  # the bottom of the chin
 NECK_HALF_WIDTH = 0.5  # face sizes beside the chin (the measurement band is 0.3)
@@ -135,9 +137,9 @@ def crop_correction(model, planes: dict) -> np.ndarray:
 
 def _with_lightness_of(colour: np.ndarray, light: np.ndarray) -> np.ndarray:
     """uint8 RGB with the Lab lightness of ``light`` and the a*b* colour of ``colour``."""
-    lab = cv2.cvtColor(colour.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
-    lab[..., 0] = cv2.cvtColor(light.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[..., 0]
-    return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255 + 0.5, 0, 255).astype(np.uint8)
+    lab = to_lab(colour)
+    lab[..., 0] = to_lab(light)[..., 0]
+    return lab_to_rgb(lab)
 
 
 def finish(model, image: np.ndarray, face: Face, person: np.ndarray) -> np.ndarray:

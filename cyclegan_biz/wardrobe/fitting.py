@@ -103,7 +103,7 @@ def fit_outfit(photo: np.ndarray, person: np.ndarray, face: Face, outfit: Outfit
         clothes_mask = np.zeros((height, width), dtype=bool)
         clothes_mask[y0:y1, x0:x1] = clothes_alpha > 0.5
         face_noise = face_grain(photo, face)
-        paint_neck(composite, matte, face, placement, outfit, neck_colour(cheeks), clothes_mask, face_noise,
+        paint_neck(composite, matte, face, neck_colour(cheeks), clothes_mask, face_noise,
                    jaw_rim_lightness(photo, face))
         skin_rgb = recolour_skin(skin[..., :3], skin_alpha, cheeks, face.size())
         clothes_rgb = match_detail(np.ascontiguousarray(clothes[..., :3]), clothes_alpha, face.size(),

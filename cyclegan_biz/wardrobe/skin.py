@@ -9,8 +9,7 @@ import numpy as np
 from ..vision.landmarks import Face
 from .appearance import CHEEK_LEFT, CHEEK_RIGHT, to_lab
 from .detail import detail_sigma, grain
-from .outfit import Outfit
-from .placement import CHIN_POINTS, Placement
+from .placement import CHIN_POINTS
 
 # Mesh points (mediapipe's 478-point face mesh): the cheeks the builder samples too.
 CHEEK_POINTS = CHEEK_LEFT + CHEEK_RIGHT
@@ -125,9 +124,8 @@ def jaw_rim_lightness(image: np.ndarray, face: Face) -> float:
     return float(np.median(lab_pixels(pixels)[:, 0])) if len(pixels) else float("nan")
 
 
-def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, placement: Placement, outfit: Outfit,
-               neck_lab: np.ndarray, clothes: np.ndarray, noise_sigma: float = 0.0,
-               rim_lightness: float = float("nan")) -> None:
+def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, neck_lab: np.ndarray, clothes: np.ndarray,
+               noise_sigma: float = 0.0, rim_lightness: float = float("nan")) -> None:
     """A plain neck under the outfit's own skin layer (in place; ``matte`` gets its weight): the hull of the jaw
     near the chin and a neck's width where the clothes start under the chin, in the user's neck colour, a little
     darker under the chin and at the sides; below it continues down to the bottom, but only between the clothes'
