@@ -25,6 +25,7 @@ from PIL import Image
 
 import cyclegan_biz
 from cyclegan_biz.errors import ImageTooLargeError
+from cyclegan_biz.wardrobe.builder import forget_outfit_photos
 
 log = logging.getLogger("cyclegan_biz.space")
 
@@ -323,6 +324,7 @@ def forget_everything() -> None:
     _uploads.delete_unclaimed()
     _outfit_photos.clear()
     _memory.clear()
+    forget_outfit_photos()
 
 
 atexit.register(forget_everything)
@@ -350,6 +352,7 @@ def end_session(request: gr.Request | None = None) -> None:
     session = _session(request)
     _memory.forget_session(session)
     _outputs.cleanup(session)
+    forget_outfit_photos()  # outfits cut from visitors' photos are not kept (they are cut again when sent again)
 
 
 

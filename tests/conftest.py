@@ -21,6 +21,15 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "cyclegan_biz" / "examples"
 SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory):
+    """ONNX exports go to this test session's own folder, never the user's ~/.cache/cyclegan-biz: no export made by
+    another checkout is reused, and two runs at once share no file."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CYCLEGAN_BIZ_CACHE", str(tmp_path_factory.mktemp("cyclegan-biz-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def load_script():
     """``load_script("evaluate")``: ``scripts/evaluate.py`` as a module (``scripts/`` is not a package)."""

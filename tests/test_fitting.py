@@ -337,7 +337,7 @@ def test_custom_outfit_from_a_photo_is_cut_once(pipe, tmp_path, monkeypatch):
     calls = []
     original = builder.cut_outfit
     monkeypatch.setattr(builder, "cut_outfit", lambda *a, **k: calls.append(1) or original(*a, **k))
-    builder._photo_cache.clear()
+    builder.forget_outfit_photos()
     first = pipe(WOMAN, outfit=str(dressed), size=256)
     second = pipe(WOMAN, outfit=dressed, size=256)
     assert first.outfit == second.outfit == "photo:my-suit.jpg"

@@ -430,6 +430,18 @@ class Untouched:
                 before.st_atime_ns, before.st_mtime_ns, before.st_size), f"{path} was read or changed"
 
 
+def plant_in_cache(cache: Path, secret: Path, photo: Path) -> tuple[Path, Path]:
+    """In gradio's cache, as an attacker could leave them: a symlink to ``secret`` and a copy of ``photo`` that was
+    never uploaded. Returns (link, planted)."""
+    link = cache / ("b" * 40) / "link.jpg"
+    link.parent.mkdir()
+    link.symlink_to(secret)
+    planted = cache / ("c" * 40) / "planted.jpg"
+    planted.parent.mkdir()
+    shutil.copy(photo, planted)
+    return link, planted
+
+
 def hostile_payloads(cache: Path, secret: Path, foreign: Path, link: Path, planted: Path) -> dict[str, object]:
     """What a hostile client may send instead of its own upload."""
     upload_dir = foreign.parent
@@ -464,12 +476,7 @@ def test_only_uploads_gradio_stored_are_read(app, space_uploads, tmp_path, monke
     foreign.parent.mkdir(parents=True)
     shutil.copy(user_photo, foreign)
     uploads.blocks.upload_file_set.add(str(foreign))
-    link = cache / ("b" * 40) / "link.jpg"
-    link.parent.mkdir()
-    link.symlink_to(secret)
-    planted = cache / ("c" * 40) / "not uploaded.jpg"
-    planted.parent.mkdir()
-    shutil.copy(user_photo, planted)
+    link, planted = plant_in_cache(cache, secret, user_photo)
     result = app._outputs.save(Image.new("RGB", (64, 64)), "someone-else", "headshot-suit-64x64.jpg")
     payloads = hostile_payloads(cache, secret, foreign, link, planted)
     payloads["another visitor's result"] = {"path": str(result)}
@@ -630,6 +637,16 @@ def test_outfit_choice_and_own_outfit_photo(app, space_uploads, tmp_path, monkey
     assert [p for p in cache.rglob("*") if p.is_file()] == []
 
 
+def test_outfits_cut_from_visitors_photos_are_forgotten(app, space_uploads):
+    from cyclegan_biz.wardrobe import builder
+
+    request = SimpleNamespace(session_hash="leaving")
+    for leave in (lambda: app.end_session(request), space_uploads.forget_everything):
+        builder._photo_cache[("a visitor's photo", None)] = object()
+        leave()
+        assert len(builder._photo_cache) == 0
+
+
 def test_outfit_errors_are_friendly(app):
     from cyclegan_biz.errors import NoOutfitError
     from cyclegan_biz.wardrobe.catalogue import UnknownOutfitError
@@ -691,12 +708,7 @@ def test_raw_api_reads_nothing_it_was_not_given(space_server, user_photo, tmp_pa
     buffer = io.BytesIO()
     mirrored.save(buffer, "JPEG")
     pending = Path(upload_raw(url, "pending.jpg", buffer.getvalue()))
-    link = cache / ("b" * 40) / "link.jpg"
-    link.parent.mkdir()
-    link.symlink_to(secret)
-    planted = cache / ("c" * 40) / "planted.jpg"
-    planted.parent.mkdir()
-    shutil.copy(user_photo, planted)
+    link, planted = plant_in_cache(cache, secret, user_photo)
     payloads = hostile_payloads(cache, secret, pending, link, planted)
     payloads["a used upload"] = {"path": used, "meta": {"_type": "gradio.FileData"}}
     payloads["another visitor's result"] = {"path": str(result), "meta": {"_type": "gradio.FileData"}}
@@ -717,6 +729,8 @@ def test_raw_api_reads_nothing_it_was_not_given(space_server, user_photo, tmp_pa
     event, outputs = call_raw(url, {"path": str(pending), "meta": {"_type": "gradio.FileData"}})
     assert event == "complete", outputs
     assert not pending.exists() and sorted(_files_with_bytes(cache, user_photo.read_bytes())) == [link, planted]
+    for path in (link, planted):  # the module's server (and its cache) is shared: leave it as it was
+        shutil.rmtree(path.parent)
 
 
 def test_one_size_limit_for_every_way_a_photo_arrives(space_server):

@@ -161,6 +161,7 @@ def test_outfit_from_photo_is_cached_by_content(tmp_path):
 
     from cyclegan_biz.wardrobe import builder
 
+    builder.forget_outfit_photos()  # the cache keeps the first name a photo came with: start empty
     first = tmp_path / "a.webp"
     shutil.copy(BUSINESS / SUIT, first)
     second = tmp_path / "b.webp"

@@ -398,3 +398,9 @@ def outfit_from_photo(path: str | Path, attire: str | None = None) -> Outfit:
         while len(_photo_cache) > PHOTO_CACHE_SIZE:
             _photo_cache.popitem(last=False)
     return cached
+
+
+def forget_outfit_photos() -> None:
+    """Drop every outfit cut from a user's photo (the Space, when a visitor leaves or the server stops)."""
+    with _photo_cache_lock:
+        _photo_cache.clear()
