@@ -71,6 +71,15 @@ def test_reading_a_wardrobe_decodes_layers_only_on_use(tmp_path):
     assert layers_loaded(_synthetic_outfit())  # built in memory: nothing to decode
 
 
+def test_rebuilding_removes_stale_layers_only(tmp_path):
+    write_outfits([_synthetic_outfit(), _synthetic_outfit("suit-test-02")], tmp_path)
+    (tmp_path / "notes.webp").write_bytes(b"not ours")
+    write_outfits([_synthetic_outfit("suit-test-02")], tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.webp")) == ["notes.webp", "suit-test-02-skin.webp",
+                                                               "suit-test-02.webp"]
+    assert [o.id for o in read_outfits(tmp_path)] == ["suit-test-02"]
+
+
 @pytest.fixture(scope="module")
 def wardrobe() -> list[Outfit]:
     return load_wardrobe()
@@ -136,6 +145,15 @@ def test_removed_outfits_are_gone_and_defaults_exist(wardrobe):
         assert f"{removed}_Portrait.webp" not in files
     counts = {attire: sum(o.attire == attire for o in wardrobe) for attire in ATTIRES}
     assert counts["suit"] >= 24 and counts["blazer"] >= 16
+
+
+def test_shipped_suits_cover_the_range_of_colours(wardrobe):
+    suits = [o for o in wardrobe if o.attire == "suit"]
+    assert {"navy", "charcoal", "black", "grey", "brown"} <= {o.colour for o in suits}
+    assert {"white", "light blue"} <= {o.shirt for o in suits}
+    assert {True, False} == {o.tie for o in suits}
+    for outfit in wardrobe:  # a recoloured jacket is said where the outfit is credited
+        assert ("recoloured" in outfit.credit()) == (outfit.colour == "brown"), outfit.id
 
 
 def test_loading_the_catalogue_decodes_no_layer():

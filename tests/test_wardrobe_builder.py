@@ -90,7 +90,7 @@ def test_chosen_portraits_are_redistributable():
     allowed = {p.file for p in redistributable_portraits(BUSINESS)}
     chosen = read_chosen()
     assert chosen and all(choice.file in allowed for choice in chosen)
-    assert len({choice.file for choice in chosen}) == len(chosen)
+    assert len({(choice.file, choice.recolour) for choice in chosen}) == len(chosen)  # recoloured: a second outfit
 
 
 @needs_business
@@ -108,7 +108,8 @@ def test_build_is_reproducible_from_a_chosen_list(tmp_path):
 
 def test_chosen_list_errors_name_the_line(tmp_path):
     chosen = tmp_path / "chosen.txt"
-    for bad in (f"{SUIT} tuxedo", f"{SUIT} suit pin=3", f"{SUIT} suit tie no-tie", f"{SUIT} suit bow"):
+    for bad in (f"{SUIT} tuxedo", f"{SUIT} suit pin=3", f"{SUIT} suit tie no-tie", f"{SUIT} suit bow",
+                f"{SUIT} suit colour=tartan", f"{SUIT} suit colour=brown colour=brown"):
         chosen.write_text(f"# a comment\n{bad}\n")
         with pytest.raises(ValueError, match="chosen.txt:2"):
             read_chosen(chosen)
@@ -116,10 +117,30 @@ def test_chosen_list_errors_name_the_line(tmp_path):
 
 def test_chosen_list_reads_tie_corrections_and_marked_pins(tmp_path):
     chosen = tmp_path / "chosen.txt"
-    chosen.write_text(f"{SUIT} suit no-tie pin=150,238 pin=20.5,30  # by eye\n{SUIT} blazer\n")
-    first, second = read_chosen(chosen)
+    chosen.write_text(f"{SUIT} suit no-tie pin=150,238 pin=20.5,30  # by eye\n{SUIT} blazer\n"
+                      f"{SUIT} suit colour=brown\n")
+    first, second, third = read_chosen(chosen)
     assert (first.attire, first.tie, first.pins) == ("suit", False, ((150.0, 238.0), (20.5, 30.0)))
-    assert (second.attire, second.tie, second.pins) == ("blazer", None, ())
+    assert (second.attire, second.tie, second.pins, second.recolour) == ("blazer", None, (), None)
+    assert (third.attire, third.recolour) == ("suit", "brown")
+
+
+@needs_business
+def test_a_recoloured_jacket_keeps_shirt_tie_and_shape(suit_photo):
+    plain = assess_photo(suit_photo, attribution="a portrait").outfit
+    brown = assess_photo(suit_photo, attribution="a portrait", recolour="brown").outfit
+    assert (plain.colour, brown.colour) == ("navy", "brown")
+    assert (brown.shirt, brown.tie) == (plain.shirt, plain.tie) == ("white", True)
+    assert brown.attribution == "a portrait, jacket recoloured brown"
+    assert np.array_equal(brown.clothes[..., 3], plain.clothes[..., 3])  # the same cut
+    assert brown.anchors == plain.anchors
+    # the shirt and tie just under the collar, between the neck points, are left alone
+    (lx, ly), (rx, ry) = plain.anchors["neck_left"], plain.anchors["neck_right"]
+    x0, x1 = int(lx + 0.15 * (rx - lx)), int(rx - 0.15 * (rx - lx))
+    y = int(max(ly, ry) + 0.1 * plain.face_size)
+    shirt = plain.clothes[y: y + 3, x0:x1]
+    assert (shirt[..., 3] == 255).all() and (shirt[..., :3].min(axis=-1) > 200).mean() > 0.25  # shirt
+    assert np.abs(brown.clothes[y: y + 3, x0:x1].astype(int) - shirt).max() <= 8
 
 
 def test_a_marked_pin_is_painted_over_with_jacket(suit_photo, monkeypatch):

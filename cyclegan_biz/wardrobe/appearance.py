@@ -156,12 +156,23 @@ class Description:
     tie: bool
 
 
+def collar_height(anchors: dict[str, np.ndarray]) -> float:
+    """The collar's y: where the neck meets it, on average over both sides."""
+    return float(anchors["neck_left"][1] + anchors["neck_right"][1]) / 2
+
+
+def jacket_area(frame: _Frame, clothes: np.ndarray, collar_y: float) -> np.ndarray:
+    """Clothes that are surely jacket: beside the neck column, from 0.3 face sizes under the collar (the lapels and
+    the shirt's V are nearer the middle)."""
+    return clothes & (frame.dx() > 0.6) & frame.rows(collar_y + 0.3 * frame.fs)
+
+
 def describe_outfit(lab: np.ndarray, frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray]) -> Description:
     """Jacket and shirt colours and whether there is a tie; ``NoOutfitError`` when there is no jacket to see."""
     fs, clothes = frame.fs, regions.clothes
-    collar_y = (anchors["neck_left"][1] + anchors["neck_right"][1]) / 2
+    collar_y = collar_height(anchors)
     dx = frame.dx()
-    jacket = clothes & (dx > 0.6) & frame.rows(collar_y + 0.3 * fs)
+    jacket = jacket_area(frame, clothes, collar_y)
     if jacket.sum() < 0.05 * fs * fs:
         raise NoOutfitError("Too little clothing below the head to cut an outfit; use a head-and-shoulders photo.")
     jacket_lab = np.median(lab[jacket], axis=0)

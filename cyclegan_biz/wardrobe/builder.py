@@ -31,9 +31,21 @@ from ..vision.geometry import shrink_to
 from ..vision.landmarks import Face, detect_face
 from ..vision.pose import Shoulders, detect_shoulders
 from ..vision.segmentation import person_mask
-from .appearance import CHIN, colour_name, describe_outfit, hair_model, head_yaw, light_side, skin_model, to_lab
+from .appearance import (
+    CHIN,
+    collar_height,
+    colour_name,
+    describe_outfit,
+    hair_model,
+    head_yaw,
+    jacket_area,
+    light_side,
+    skin_model,
+    to_lab,
+)
 from .outfit import Outfit
 from .pins import remove_pins
+from .recolour import jacket_weight, recolour_jacket
 from .vocabulary import check_attire
 
 # Builder filters (the shipped wardrobe); measured on the business portraits, see scripts/build_wardrobe.py.
@@ -273,7 +285,7 @@ def _problems(frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray],
     front_skin = float((lower & regions.skin_like).sum() / max(1, lower.sum()))
     if front_skin > MAX_SKIN_IN_FRONT:
         problems.append(f"something in front (skin-like {front_skin:.1%} of the lower torso)")
-    under = body & frame.rows((anchors["neck_left"][1] + anchors["neck_right"][1]) / 2)
+    under = body & frame.rows(collar_height(anchors))
     if not under.any() or regions.clothes[under].mean() < MIN_CLOTHES_SHARE:
         problems.append("too little clothing under the collar")
     return problems, hair_share, front_skin
@@ -299,6 +311,15 @@ def _crop_layers(photo: np.ndarray, frame: _Frame, regions: _Regions,
     return _layer(photo[crop], clothes_alpha[crop]), _layer(photo[crop], skin_alpha[crop]), offset
 
 
+def _recoloured(photo: np.ndarray, frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray],
+                jacket_lab: np.ndarray, colour: str) -> tuple[np.ndarray, np.ndarray]:
+    """The photo with the jacket turned to ``colour``, and the jacket's new median Lab."""
+    lab = to_lab(photo)  # after the pins were painted over
+    sample = jacket_area(frame, regions.clothes, collar_height(anchors))
+    photo = recolour_jacket(photo, lab, jacket_weight(lab, regions.clothes, sample), jacket_lab, colour)
+    return photo, np.median(to_lab(photo)[sample], axis=0)
+
+
 def assess_photo(
     photo: np.ndarray,
     attire: str | None = None,
@@ -309,12 +330,14 @@ def assess_photo(
     attribution: str = "",
     pins: Sequence[tuple[float, float]] = (),
     estimate_shoulders: bool = False,
+    recolour: str | None = None,
 ) -> Cut:
     """Cut the outfit of the person in ``photo`` (HxWx3 uint8 RGB) and list what makes it unfit for the wardrobe.
 
     ``attire`` None: "suit" when a tie is found, else "blazer". ``pins``: (x, y) pixels of pins to paint over that
     the pin finder misses. ``estimate_shoulders``: when the pose model does not see both shoulders, assume the usual
-    place under the face instead of refusing (users' photos; the wardrobe needs seen shoulders). Raises
+    place under the face instead of refusing (users' photos; the wardrobe needs seen shoulders). ``recolour``: a
+    name in ``recolour.JACKET_COLOURS``, the jacket is turned to that colour (said in the attribution). Raises
     ``NoOutfitError`` when nothing can be cut.
     """
     if attire is not None:
@@ -330,13 +353,17 @@ def assess_photo(
     anchors = _find_anchors(frame, shoulders, regions)
     described = describe_outfit(lab, frame, regions, anchors)
     photo, pins_removed = remove_pins(photo, lab, frame, regions, described.jacket_lab, pins)
+    jacket_lab = described.jacket_lab
+    if recolour is not None:
+        photo, jacket_lab = _recoloured(photo, frame, regions, anchors, jacket_lab, recolour)
+        attribution = f"{attribution}, jacket recoloured {recolour}".lstrip(", ")
     yaw = head_yaw(face)
     problems, hair_share, front_skin = _problems(frame, regions, anchors, yaw)
     clothes, skin, offset = _crop_layers(photo, frame, regions, shoulders)
     outfit = Outfit(
         id=outfit_id,
         attire=attire or ("suit" if described.tie else "blazer"),
-        colour=colour_name(described.jacket_lab),
+        colour=colour_name(jacket_lab),
         shirt=colour_name(described.shirt_lab),
         tie=described.tie,
         clothes=clothes,

@@ -19,6 +19,7 @@ from ..imageio import load_rgb_array
 from ..visualize import image_grid
 from .builder import Cut, assess_photo
 from .outfit import Outfit, write_outfits
+from .recolour import JACKET_COLOURS
 from .vocabulary import ATTIRES, attire_for_gender
 
 CHOSEN_FILE = Path(__file__).resolve().parent / "chosen.txt"
@@ -66,9 +67,9 @@ def redistributable_portraits(business: str | Path) -> list[Portrait]:
 
 
 def cut_portrait(portrait: Portrait, attire: str | None = None, outfit_id: str = "candidate",
-                 pins: Sequence[tuple[float, float]] = ()) -> Cut:
+                 pins: Sequence[tuple[float, float]] = (), recolour: str | None = None) -> Cut:
     """``assess_photo`` on one portrait, with its credit; attire from the gender label unless given; ``pins``:
-    pins marked by eye (photo pixels)."""
+    pins marked by eye (photo pixels); ``recolour``: the jacket's new colour (``recolour.JACKET_COLOURS``)."""
     return assess_photo(
         load_rgb_array(portrait.path),
         attire=attire or attire_for_gender(portrait.gender),
@@ -78,6 +79,7 @@ def cut_portrait(portrait: Portrait, attire: str | None = None, outfit_id: str =
         licence=portrait.licence,
         attribution=portrait.attribution(),
         pins=pins,
+        recolour=recolour,
     )
 
 
@@ -122,14 +124,16 @@ class Choice:
     attire: str
     tie: bool | None = None  # None: as detected; set where the detector is wrong (checked by eye)
     pins: tuple[tuple[float, float], ...] = ()  # pins the finder misses, marked by eye (photo pixels)
+    recolour: str | None = None  # the jacket turned to this colour (a colour no cuttable portrait wears)
 
 
-CHOSEN_FORMAT = "<file> <attire> [tie|no-tie] [pin=X,Y ...]"
+CHOSEN_FORMAT = f"<file> <attire> [tie|no-tie] [pin=X,Y ...] [colour={'|'.join(JACKET_COLOURS)}]"
 
 
 def read_chosen(path: str | Path = CHOSEN_FILE) -> list[Choice]:
-    """The chosen list: one ``<file relative to business/> <attire> [tie|no-tie] [pin=X,Y ...]`` per line (``X,Y``:
-    photo pixels of a pin the pin finder misses), ``#`` comments."""
+    """The chosen list: one ``<file relative to business/> <attire> [tie|no-tie] [pin=X,Y ...] [colour=NAME]`` per
+    line (``X,Y``: photo pixels of a pin the pin finder misses; ``NAME``: the jacket is recoloured, see
+    ``recolour.JACKET_COLOURS``), ``#`` comments."""
     chosen = []
     for number, line in enumerate(Path(path).read_text().splitlines(), 1):
         fields = line.split("#", 1)[0].split()
@@ -146,16 +150,18 @@ def read_chosen(path: str | Path = CHOSEN_FILE) -> list[Choice]:
 def _choice(fields: list[str]) -> Choice:
     if len(fields) < 2 or fields[1] not in ATTIRES:
         raise ValueError
-    tie, pins = None, []
+    tie, pins, recolour = None, [], None
     for extra in fields[2:]:
         if extra in ("tie", "no-tie") and tie is None:
             tie = extra == "tie"
+        elif extra.startswith("colour=") and recolour is None and extra.removeprefix("colour=") in JACKET_COLOURS:
+            recolour = extra.removeprefix("colour=")
         elif extra.startswith("pin="):
             x, y = extra.removeprefix("pin=").split(",")  # ValueError unless exactly two numbers
             pins.append((float(x), float(y)))
         else:
             raise ValueError
-    return Choice(fields[0], fields[1], tie, tuple(pins))
+    return Choice(fields[0], fields[1], tie, tuple(pins), recolour)
 
 
 def _slug(text: str) -> str:
@@ -176,7 +182,7 @@ def build_wardrobe(
     for choice in progress(read_chosen(chosen)):
         if choice.file not in by_file:
             raise FileNotFoundError(f"{choice.file} (in {chosen}) is not a redistributable portrait of {business}")
-        outfit = cut_portrait(by_file[choice.file], choice.attire, pins=choice.pins).outfit
+        outfit = cut_portrait(by_file[choice.file], choice.attire, pins=choice.pins, recolour=choice.recolour).outfit
         if choice.tie is not None:
             outfit.tie = choice.tie
         stem = f"{choice.attire}-{_slug(outfit.colour)}"

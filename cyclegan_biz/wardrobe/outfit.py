@@ -162,9 +162,12 @@ def _read_rgba(path: Path) -> np.ndarray:
 
 
 def write_outfits(outfits: list[Outfit], folder: str | Path, quality: int = WEBP_QUALITY) -> Path:
-    """Write the layers, ``index.json`` and ``ATTRIBUTION.md`` of ``outfits`` into ``folder``; returns the index."""
+    """Write the layers, ``index.json`` and ``ATTRIBUTION.md`` of ``outfits`` into ``folder``; returns the index.
+    Layers of outfits an earlier index there listed and ``outfits`` lacks are removed (nothing else is touched), so
+    a rebuilt wardrobe ships no stale layers."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_layers(folder, {outfit.id for outfit in outfits})
     for outfit in outfits:
         clothes_file, skin_file = _layer_files(outfit.id)
         _write_rgba(outfit.clothes, folder / clothes_file, quality)
@@ -173,6 +176,16 @@ def write_outfits(outfits: list[Outfit], folder: str | Path, quality: int = WEBP
     index.write_text(json.dumps({"outfits": [o.record() for o in outfits]}, indent=1) + "\n")
     (folder / ATTRIBUTION_FILE).write_text(attribution_text(outfits))
     return index
+
+
+def _remove_stale_layers(folder: Path, keep: set[str]) -> None:
+    index = folder / INDEX_FILE
+    if not index.is_file():
+        return
+    for record in json.loads(index.read_text()).get("outfits", []):
+        if record.get("id") not in keep:
+            for name in _layer_files(record["id"]):
+                (folder / name).unlink(missing_ok=True)
 
 
 def read_outfits(folder: str | Path) -> list[Outfit]:
@@ -194,7 +207,8 @@ def attribution_text(outfits: list[Outfit]) -> str:
         "# Outfit credits",
         "",
         "Each outfit (clothes and neck/chest layers) is cut automatically from an official portrait by",
-        "`scripts/build_wardrobe.py`; the head, hair and background are removed. The cut-outs are adaptations.",
+        "`scripts/build_wardrobe.py`; the head, hair and background are removed. The cut-outs are adaptations;",
+    "outfits whose credit says so have a recoloured jacket.",
         "",
         "| outfit | source | file | licence | credit |",
         "|---|---|---|---|---|",
