@@ -14,11 +14,12 @@ import pytest
 
 from cyclegan_biz.evaluation import recomposite as rc
 from cyclegan_biz.evaluation.clothes_probe import clothes_probe, p_business
-from cyclegan_biz.evaluation.portrait import CHIN, Portrait
+from cyclegan_biz.evaluation.portrait import Portrait
 from cyclegan_biz.evaluation.references import real_ranges
 from cyclegan_biz.evaluation.seams import joint_thresholds, seam_stats, within_real
 from cyclegan_biz.evaluation.sharpness import sharpness_ratio
 from cyclegan_biz.imageio import load_rgb_array
+from cyclegan_biz.vision.landmarks import MESH_CHIN
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PORTRAITS = ("us-congress-A000022.jpg", "us-congress-B001230.jpg")
@@ -32,7 +33,7 @@ def portraits() -> dict[str, np.ndarray]:
 def below_chin(rgb: np.ndarray, depth: float) -> tuple[Portrait, np.ndarray]:
     """The portrait and a boolean photo mask of everything ``depth`` face sizes or more below the chin."""
     portrait = Portrait.from_rgb(rgb)
-    chin_y = portrait.face.points[CHIN][1]
+    chin_y = portrait.face.points[MESH_CHIN][1]
     rows = np.arange(rgb.shape[0])[:, None] >= chin_y + depth * portrait.face.size()
     return portrait, np.broadcast_to(rows, rgb.shape[:2])
 
@@ -130,7 +131,7 @@ def perfect_fit(image: np.ndarray, outfit: str) -> SimpleNamespace:
 def outfit_as_is(image: np.ndarray, outfit: str) -> SimpleNamespace:
     """Pastes the outfit photo's own pixels (unaltered neck included) under the head: no recolouring."""
     photo = load_rgb_array(outfit)
-    chin_y = int(round(Portrait.from_rgb(photo).face.points[CHIN][1]))
+    chin_y = int(round(Portrait.from_rgb(photo).face.points[MESH_CHIN][1]))
     canvas = photo.copy()
     canvas[:min(chin_y, image.shape[0])] = image[:chin_y]
     return _frame(canvas)

@@ -92,15 +92,15 @@ def portrait():
 
 
 def test_seam_band_is_under_the_chin_and_off_the_face(portrait):
-    from cyclegan_biz.vision.landmarks import face_mask
-    from cyclegan_biz.wardrobe.finishing import CHIN, composite_band
+    from cyclegan_biz.vision.landmarks import MESH_CHIN, face_mask
+    from cyclegan_biz.wardrobe.finishing import composite_band
 
     photo, face, person = portrait
     band = composite_band(photo, face, person)
     assert band.dtype == np.float32 and band.min() >= 0 and band.max() <= 1
     assert not band[face_mask(photo.shape, face).astype(bool)].any()
     assert not band[person < 0.02].any()
-    chin_x, chin_y = face.points[CHIN]
+    chin_x, chin_y = face.points[MESH_CHIN]
     below = band[int(chin_y + 0.1 * face.size()), int(chin_x)]
     assert below > 0.5  # the neck right under the chin
     assert not band[: int(face.points[:, 1].min())].any()  # nothing above the face

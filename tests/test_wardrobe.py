@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cyclegan_biz.errors import CycleBizError
+from cyclegan_biz.wardrobe.builder import SHOULDER_RISE
 from cyclegan_biz.wardrobe.catalogue import (
     DEFAULT_OUTFITS,
     UnknownOutfitError,
@@ -96,8 +97,11 @@ def test_every_shipped_outfit_loads(wardrobe):
         assert set(outfit.anchors) == set(ANCHOR_NAMES)
         for name, (x, y) in outfit.anchors.items():
             assert 0 <= x < width and 0 <= y < height, (outfit.id, name, x, y)
-        # Clothes and skin are cut, not the whole photo: the top rows (eyes) are transparent.
-        assert outfit.clothes[: int(outfit.anchors["chin"][1]), :, 3].max() == 0
+        # Clothes and skin are cut, not the whole photo: nothing under the head above the chin, and beside it only
+        # shoulders a little higher (builder.SHOULDER_RISE)
+        (chin_x, chin_y), size = outfit.anchors["chin"], outfit.face_size
+        assert outfit.clothes[: int(chin_y), int(chin_x - 0.3 * size): int(chin_x + 0.3 * size), 3].max() == 0
+        assert outfit.clothes[: int(chin_y - SHOULDER_RISE * size) - 1, :, 3].max() == 0
         assert outfit.clothes[..., 3].mean() > 40
         assert outfit.anchors["shoulder_left"][0] < outfit.anchors["shoulder_right"][0]
         assert outfit.anchors["shoulder_left"][1] > outfit.anchors["chin"][1]

@@ -50,13 +50,28 @@ def test_cut_outfit_from_a_business_portrait(suit_photo):
     for x, y in outfit.anchors.values():
         assert 0 <= x < width and 0 <= y < height
     chin_y = int(outfit.anchors["chin"][1])
-    assert outfit.clothes[:chin_y, :, 3].max() == 0  # no head or hair in the clothes
+    chin_x = int(outfit.anchors["chin"][0])
+    half = int(0.3 * outfit.face_size)
+    assert outfit.clothes[:chin_y, chin_x - half: chin_x + half, 3].max() == 0  # no head or hair in the clothes
     assert outfit.clothes[..., 3].mean() > 60  # the jacket fills the lower part
     alpha = outfit.clothes[..., 3]
     assert ((alpha > 0) & (alpha < 255)).any()  # soft edges
     assert outfit.skin[..., 3].max() == 255  # the neck is there
     assert outfit.attire == "suit" and outfit.tie and outfit.colour == "navy" and outfit.shirt == "white"
     assert abs(outfit.yaw) < 0.3 and 60 < outfit.face_size < 200
+
+
+@needs_business
+def test_high_shoulders_of_a_suit_are_not_cut_flat_at_the_chin():
+    """A lowered head with high shoulders (this portrait's jacket rises above the chin's row beside the neck): a
+    suit keeps them; a blazer (long hair, earrings) and an outfit of unknown attire are cut at the chin's row."""
+    photo = load_rgb_array(BUSINESS / "uk-parliament/Andrew_Ranger_Portrait.webp")
+    above = {}
+    for attire in ("suit", "blazer"):
+        outfit = assess_photo(photo, attire=attire).outfit
+        above[attire] = int((outfit.clothes[: int(outfit.anchors["chin"][1]), :, 3] > 127).sum())
+    assert above["blazer"] == 0
+    assert above["suit"] > 0.005 * outfit.face_size**2  # 74 pixels when written
 
 
 @needs_business

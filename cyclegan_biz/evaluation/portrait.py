@@ -19,11 +19,10 @@ import cv2
 import numpy as np
 
 from ..vision.geometry import CANONICAL_FACE_SIZE, Alignment, align_face, shrink_to
-from ..vision.landmarks import Face, detect_face, face_mask
+from ..vision.landmarks import MESH_CHIN, Face, detect_face, face_mask
 from ..vision.segmentation import person_mask
 
 CROP_SIZE = 256
-CHIN = 152  # mediapipe face-mesh point at the bottom of the chin
 CHEEKS = (205, 425)  # mesh points in the middle of each cheek
 BAND_TOP, BAND_DEPTH, BAND_HALF_WIDTH = 0.04, 0.45, 0.3  # face sizes below / beside the chin
 CLOTHES_BOX = (2.2, 0.9)  # width, height in face sizes; the box starts CLOTHES_TOP below the chin
@@ -74,7 +73,7 @@ class Portrait:
 
     def chin(self) -> np.ndarray:
         """(x, y) of the chin in the canonical crop."""
-        return self.crop_points()[CHIN]
+        return self.crop_points()[MESH_CHIN]
 
     def clothes_region(self) -> tuple[np.ndarray, float]:
         """(the level box below the chin, background and outside flattened to grey, uint8 HxWx3; the share of the

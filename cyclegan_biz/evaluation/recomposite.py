@@ -23,10 +23,10 @@ import numpy as np
 
 from ..imageio import load_rgb_array
 from ..vision.geometry import CANONICAL_FACE_SIZE, align_face, compose_affine, invert_affine
-from ..vision.landmarks import Face, detect_face
+from ..vision.landmarks import MESH_CHIN, Face, detect_face
 from ..vision.segmentation import person_mask
 from ..wardrobe.appearance import to_lab
-from .portrait import CHIN, CROP_SIZE, band_mask
+from .portrait import CROP_SIZE, band_mask
 
 Fitter = Callable[..., Any]
 CHIN_MARGIN = 0.03  # face sizes kept below the chin in the "chin" variant
@@ -70,7 +70,7 @@ def band_error(output: np.ndarray, matrix: np.ndarray, truth: np.ndarray, face_p
     output_to_crop = compose_affine(alignment.matrix, invert_affine(matrix))
     out_crop = cv2.warpAffine(output, output_to_crop, size, flags=cv2.INTER_AREA)
     person = person_mask(truth) if truth_person is None else truth_person
-    chin = alignment.to_canvas(face_points)[CHIN]
+    chin = alignment.to_canvas(face_points)[MESH_CHIN]
     usable = (band_mask(chin, CANONICAL_FACE_SIZE * CROP_SIZE, size)
               & (alignment.warp(person) >= 0.5) & alignment.valid_mask(truth.shape).astype(bool))
     if usable.sum() < 20:
@@ -91,7 +91,7 @@ def recomposite(photo: str | Path, fit: Fitter, alterations: Sequence[str] = tup
 
     original = load_rgb_array(photo, max_side=None)
     face = detect_face(original, min_face_size=0)
-    chin_y, face_size = float(face.points[CHIN][1]), face.size()
+    chin_y, face_size = float(face.points[MESH_CHIN][1]), face.size()
     records = []
     for name in alterations:
         altered = ALTERATIONS[name](original, face_size)

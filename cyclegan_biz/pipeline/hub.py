@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CycleBizError, MissingWeightsError
-from .stages import FALLBACK_ATTIRE
+from ..wardrobe.vocabulary import FALLBACK_ATTIRE
 
 log = logging.getLogger("cyclegan_biz")
 

@@ -55,7 +55,15 @@ from ..constants import ASPECTS, ENGINES, MAX_SIZE, MIN_SIZE
 from ..errors import InvalidOptionError
 from ..imageio import ImageInput
 from ..vision.landmarks import Face
-from ..wardrobe.vocabulary import ATTIRE_AUTO, ATTIRE_CHOICES, ATTIRES, OUTFIT_AUTO, OUTFIT_NONE, OUTFIT_SPECIAL
+from ..wardrobe.vocabulary import (
+    ATTIRE_AUTO,
+    ATTIRE_CHOICES,
+    ATTIRES,
+    FALLBACK_ATTIRE,
+    OUTFIT_AUTO,
+    OUTFIT_NONE,
+    OUTFIT_SPECIAL,
+)
 from .engines import OnnxEngine, TorchEngine, onnxruntime_available
 from .generator_path import generator_headshot
 from .hub import (
@@ -70,7 +78,7 @@ from .hub import (
 from .onnx_export import finisher_onnx_file, has_onnx, onnx_files
 from .outfit_path import outfit_headshot
 from .result import HeadshotResult
-from .stages import FALLBACK_ATTIRE, Stopwatch
+from .stages import Stopwatch
 
 
 class SelfieToBusinessPipeline:

@@ -13,8 +13,6 @@ from ..vision.geometry import Framing, align_face
 from ..vision.landmarks import Face
 from ..vision.segmentation import person_mask
 
-# Without a classifier, attire="auto" falls back to this (with attire_confidence None).
-FALLBACK_ATTIRE = "suit"
 # The person is segmented on a copy this wide; the matte is upsampled (mediapipe's model works at 256 px anyway).
 SEGMENTATION_WIDTH = 256
 # person probability (0..255) -> matte (float32 0..1)

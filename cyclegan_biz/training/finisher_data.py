@@ -28,9 +28,9 @@ from ..errors import CycleBizError
 from ..imageio import load_rgb_array
 from ..sources import GENDERS, scan_folder
 from ..vision.geometry import align_face
-from ..vision.landmarks import Face, detect_face, face_mask
+from ..vision.landmarks import MESH_CHIN, Face, detect_face, face_mask
 from ..vision.segmentation import person_mask
-from ..wardrobe.finishing import CHIN, composite_band
+from ..wardrobe.finishing import composite_band
 from ..wardrobe.outfit import Outfit
 
 WORK_SIZE = 256  # the fitter works on this canonical crop; examples are stored smaller
@@ -130,7 +130,7 @@ def warm_start_pair(photo: np.ndarray, face: Face, outfit: Outfit, change: tuple
     person matte (``target_person``)."""
     changed = apply_change(photo, *change, face.size())
     person = person_mask(changed)
-    cut_at = float(face.points[CHIN][1] + CHIN_MARGIN * face.size()) if no_neck else None
+    cut_at = float(face.points[MESH_CHIN][1] + CHIN_MARGIN * face.size()) if no_neck else None
     example = composite_example(changed, face, shifted(outfit, *offset), resolution, person, cut_at)
     alignment = example.pop("alignment")
     example["target"] = resize(alignment.warp(changed), resolution)

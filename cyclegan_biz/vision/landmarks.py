@@ -97,6 +97,11 @@ def _indices(connections: frozenset[tuple[int, int]]) -> np.ndarray:
     return np.array(sorted({i for pair in connections for i in pair}), dtype=np.int64)
 
 
+# The mediapipe face mesh's point at the bottom of the chin (478-point topology): the wardrobe, the finisher and the
+# outfit measurements place collars, seams and bands from it.
+MESH_CHIN = 152
+
+
 @lru_cache(maxsize=1)
 def _mediapipe_groups() -> dict[str, np.ndarray]:
     from mediapipe.python.solutions import face_mesh_connections as fmc

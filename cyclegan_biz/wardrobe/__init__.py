@@ -7,6 +7,7 @@
   ``choose_outfit``;
 - ``builder``: ``cut_outfit`` / ``outfit_from_photo`` (a user's own outfit photo), ``NoOutfitError``;
 - ``collection``: building the shipped wardrobe from the business portraits (``scripts/build_wardrobe.py``);
+  ``recolour`` turns a jacket to a colour no portrait that can be cut offers (the brown suits);
 - ``attire_classifier``: suit or blazer for ``attire="auto"`` (``scripts/train_attire_classifier.py``).
 Only the vocabulary is imported here, so importing the package stays light (no mediapipe).
 """

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from .builder import _Frame, _Regions
 
 # Face mesh points (mediapipe 478-point topology).
-CHIN = 152
 NOSE_TIP = 1
 CHEEK_LEFT = (50, 101, 118, 205, 187)  # as seen in the image for a frontal face
 CHEEK_RIGHT = (280, 330, 347, 425, 411)
@@ -47,19 +46,22 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
-def _patch_pixels(lab: np.ndarray, points: np.ndarray, radius: int) -> np.ndarray:
-    height, width = lab.shape[:2]
+def patch_pixels(image: np.ndarray, points: np.ndarray, radius: int) -> np.ndarray:
+    """Pixels in small squares around ``points`` (N x C float32), clipped to the image."""
+    height, width = image.shape[:2]
     patches = []
     for x, y in np.round(points).astype(int):
-        patch = lab[max(0, y - radius): min(height, y + radius + 1), max(0, x - radius): min(width, x + radius + 1)]
-        patches.append(patch.reshape(-1, 3))
-    return np.concatenate(patches)
+        x0, x1 = max(0, x - radius), min(width, x + radius + 1)
+        y0, y1 = max(0, y - radius), min(height, y + radius + 1)
+        if x1 > x0 and y1 > y0:
+            patches.append(image[y0:y1, x0:x1].reshape(-1, image.shape[2]))
+    return np.concatenate(patches).astype(np.float32) if patches else np.zeros((0, image.shape[2]), np.float32)
 
 
 def skin_model(lab: np.ndarray, face: Face) -> ColourModel:
     radius = max(1, int(face.size() * 0.03))
     points = face.points[list(CHEEK_LEFT + CHEEK_RIGHT)]
-    model = ColourModel.fit(_patch_pixels(lab, points, radius))
+    model = ColourModel.fit(patch_pixels(lab, points, radius))
     if model is None:  # only for tiny faces, which detect_face rejects first
         raise NoOutfitError("The face is too small to tell skin from clothes; use a larger photo.")
     return model
@@ -87,8 +89,8 @@ def head_yaw(face: Face) -> float:
 def light_side(lab: np.ndarray, face: Face) -> float:
     """Light direction, about -1..1 (+: lit from image right), from the lightness of the two cheeks."""
     radius = max(1, int(face.size() * 0.03))
-    left = _patch_pixels(lab, face.points[list(CHEEK_LEFT)], radius)[:, 0].mean()
-    right = _patch_pixels(lab, face.points[list(CHEEK_RIGHT)], radius)[:, 0].mean()
+    left = patch_pixels(lab, face.points[list(CHEEK_LEFT)], radius)[:, 0].mean()
+    right = patch_pixels(lab, face.points[list(CHEEK_RIGHT)], radius)[:, 0].mean()
     return float(np.clip(4.0 * (right - left) / max(right + left, 1e-6), -1.0, 1.0))
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..vision.landmarks import Face
-from .appearance import to_lab
+from ..vision.landmarks import MESH_CHIN, Face
+from .appearance import patch_pixels, to_lab
 from .outfit import Outfit
-from .placement import CHIN_POINTS, Placement
-from .skin import _sample, cheek_lab, lab_pixels
+from .placement import Placement
+from .skin import cheek_lab, lab_pixels
 
 # The seam work (pyramid or Poisson blend) runs at most this wide, inside the chin-to-collar band.
 SEAM_WIDTH = 512
@@ -75,7 +75,7 @@ def seam_box(face: Face, placement: Placement, outfit: Outfit, width: int, heigh
     x0 = int(outline[:, 0].min() - 0.15 * size)
     x1 = int(outline[:, 0].max() + 0.15 * size)
     y0 = int(face.mouth_center()[1])
-    y1 = int(max(collar_y, face.points[CHIN_POINTS[0], 1] + 0.25 * size) + 0.1 * size)
+    y1 = int(max(collar_y, face.points[MESH_CHIN, 1] + 0.25 * size) + 0.1 * size)
     return max(0, x0), max(0, y0), min(width, x1), min(height, y1)
 
 
@@ -144,7 +144,7 @@ def seam_stats(image: np.ndarray, face: Face, collar_y: float | None = None) -> 
     lightness gradient over the band's median row (a straight cut scores high), and ``cheek_neck_distance`` = Lab
     distance between the cheeks and the skin just below the chin."""
     size = face.size()
-    chin = face.points[CHIN_POINTS[0]]
+    chin = face.points[MESH_CHIN]
     half = 0.18 * size
     x0, x1 = int(chin[0] - half), int(chin[0] + half)
     y0 = int(chin[1] - 0.1 * size)
@@ -154,6 +154,6 @@ def seam_stats(image: np.ndarray, face: Face, collar_y: float | None = None) -> 
     band = to_lab(np.ascontiguousarray(image[y0:y1, x0:x1]))[..., 0]
     gradient = np.abs(np.diff(cv2.GaussianBlur(band, (0, 0), 1.0), axis=0)).mean(axis=1)
     ratio = float(gradient.max() / max(np.median(gradient), 1e-3))
-    neck = _sample(image, np.array([[chin[0], chin[1] + 0.12 * size]]), max(1, int(0.04 * size)))
+    neck = patch_pixels(image, np.array([[chin[0], chin[1] + 0.12 * size]]), max(1, int(0.04 * size)))
     distance = float(np.linalg.norm(np.median(lab_pixels(neck), axis=0) - cheek_lab(image, face)))
     return {"gradient_ratio": ratio, "cheek_neck_distance": distance}

@@ -28,11 +28,10 @@ import numpy as np
 from ..errors import FaceTooSmallError, NoFaceError, NoOutfitError
 from ..imageio import load_rgb_array
 from ..vision.geometry import shrink_to
-from ..vision.landmarks import Face, detect_face
+from ..vision.landmarks import MESH_CHIN, Face, detect_face
 from ..vision.pose import Shoulders, detect_shoulders
 from ..vision.segmentation import person_mask
 from .appearance import (
-    CHIN,
     collar_height,
     colour_name,
     describe_outfit,
@@ -53,6 +52,12 @@ MAX_YAW = 0.3  # frontal: see head_yaw()
 MAX_HAIR_ON_SHOULDERS = 0.02  # share of the shoulder area covered by hair
 MAX_SKIN_IN_FRONT = 0.01  # skin-like share of the torso away from the neck (hands, arms in front)
 MIN_CLOTHES_SHARE = 0.25  # clothes must cover at least this share of the area below the collar
+# Beside the head, a suit's shoulders may rise above the chin's row: by nothing at RISE_FROM face widths from the
+# chin (the neck), up to SHOULDER_RISE face sizes at RISE_TO and beyond (earlobes end about 0.25 face sizes above the
+# chin, about 0.55 face widths out). Not for blazers nor users' photos of unknown attire: long hair and earrings
+# there, which the hair model misses, came with the shoulders (seen fitting the wardrobe on the bundled examples).
+SHOULDER_RISE = 0.3
+RISE_FROM, RISE_TO = 0.45, 1.0
 
 # Colour-model thresholds (Mahalanobis distance in Lab).
 SKIN_DISTANCE = 3.5
@@ -120,7 +125,7 @@ def _shoulders_or_raise(photo: np.ndarray, face: Face, estimate: bool = False) -
     if shoulders is not None and shoulders.usable():
         return shoulders
     if estimate:
-        chin = face.points[CHIN].astype(np.float32)
+        chin = face.points[MESH_CHIN].astype(np.float32)
         step = np.array([SHOULDER_HALF_WIDTH, SHOULDER_DROP], dtype=np.float32) * face.size()
         return Shoulders(chin + step * [-1, 1], chin + step, 0.0, 0.0, (photo.shape[1], photo.shape[0]))
     raise NoOutfitError(
@@ -192,7 +197,7 @@ class _Frame:
     @classmethod
     def of(cls, face: Face, shape: tuple[int, int]) -> _Frame:
         x0, _, x1, _ = face.box
-        return cls(face, shape, face.size(), x1 - x0, face.points[CHIN])
+        return cls(face, shape, face.size(), x1 - x0, face.points[MESH_CHIN])
 
     @property
     def ys(self) -> np.ndarray:
@@ -207,6 +212,13 @@ class _Frame:
         """HxW mask of the rows start < y < stop."""
         return np.broadcast_to((self.ys > start) & (self.ys < stop), self.shape)
 
+    def below_head(self, shoulder_rise: float) -> np.ndarray:
+        """Where clothes may be: under the chin, and beside it up to ``shoulder_rise`` face sizes higher, rising
+        like a shoulder toward the sides (a lowered head, high shoulders: a cut at the chin's row gives them flat,
+        blocky tops)."""
+        rise = shoulder_rise * self.fs * np.clip((self.dx() - RISE_FROM) / (RISE_TO - RISE_FROM), 0.0, 1.0)
+        return self.ys > self.chin[1] - rise
+
 
 @dataclass
 class _Regions:
@@ -215,17 +227,20 @@ class _Regions:
     body: np.ndarray  # the person below the chin, outside the head
     skin_like: np.ndarray
     skin: np.ndarray  # neck and chest skin
-    hair: np.ndarray  # hair and beard below the chin
+    hair: np.ndarray  # hair and beard below the head
     clothes: np.ndarray
+    below_head: np.ndarray  # where clothes may be (_Frame.below_head)
 
 
-def _split_person(photo: np.ndarray, lab: np.ndarray, frame: _Frame) -> _Regions:
-    """Person, head, neck skin, hair and clothes masks (see the module docstring)."""
+def _split_person(photo: np.ndarray, lab: np.ndarray, frame: _Frame, shoulder_rise: float = 0.0) -> _Regions:
+    """Person, head, neck skin, hair and clothes masks (see the module docstring); ``shoulder_rise``: see
+    ``_Frame.below_head``."""
     face, fs, chin, shape = frame.face, frame.fs, frame.chin, frame.shape
     person = person_mask(photo)
     head = _face_hull(shape, face, grow=0.04)
     below_chin = frame.rows(chin[1])
-    body = (person > 0.5) & below_chin & ~head
+    below_head = frame.below_head(shoulder_rise)
+    body = (person > 0.5) & below_head & ~head
 
     skin_like = skin_model(lab, face).distance(lab) < SKIN_DISTANCE
     neck_column = frame.dx() < 0.45  # under the face, where neck skin and collar are
@@ -240,12 +255,12 @@ def _split_person(photo: np.ndarray, lab: np.ndarray, frame: _Frame) -> _Regions
         # Hair hangs from the head; a beard grows from the chin.
         near_head = frame.rows(chin[1] - 0.06 * fs, chin[1] + 0.06 * fs) & hair_like & ~head
         seeds = near_head | (chin_band & hair_like) | (head & hair_like & below_chin)
-        hair = _connected_to(hair_like & (below_chin | near_head), seeds) & below_chin
+        hair = _connected_to(hair_like & (below_head | near_head), seeds) & below_head
 
     clothes = body & ~skin & ~hair & ~_above_neck_skin(skin, neck_column, chin[1], fs)
     clothes = cv2.morphologyEx(clothes.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
     clothes &= ~_above_solid_clothes(clothes, int(max(3, 0.15 * fs)))
-    return _Regions(person, head, body, skin_like, skin, hair, clothes)
+    return _Regions(person, head, body, skin_like, skin, hair, clothes, below_head)
 
 
 def _find_anchors(frame: _Frame, shoulders: Shoulders, regions: _Regions) -> dict[str, np.ndarray]:
@@ -299,7 +314,7 @@ def _crop_layers(photo: np.ndarray, frame: _Frame, regions: _Regions,
     fs = frame.fs
     soft = max(0.6, fs / 160.0)
     person = np.clip(regions.person, 0, 1)
-    clothes_alpha = _soften(regions.clothes, soft) * person * frame.rows(frame.chin[1])
+    clothes_alpha = _soften(regions.clothes, soft) * person * regions.below_head
     skin_alpha = _soften(regions.skin, soft) * person * (1.0 - clothes_alpha)
     face_x0, face_y0, face_x1, _ = frame.face.box
     eye_y = min(point[1] for point in frame.face.eye_centers())
@@ -349,7 +364,7 @@ def assess_photo(
     shoulders = _shoulders_or_raise(photo, face, estimate_shoulders)
     frame = _Frame.of(face, photo.shape[:2])
     lab = to_lab(photo)
-    regions = _split_person(photo, lab, frame)
+    regions = _split_person(photo, lab, frame, SHOULDER_RISE if attire == "suit" else 0.0)
     anchors = _find_anchors(frame, shoulders, regions)
     described = describe_outfit(lab, frame, regions, anchors)
     photo, pins_removed = remove_pins(photo, lab, frame, regions, described.jacket_lab, pins)

@@ -15,12 +15,10 @@ import cv2
 import numpy as np
 
 from ..vision.geometry import align_face, invert_affine
-from ..vision.landmarks import Face, face_mask
+from ..vision.landmarks import MESH_CHIN, Face, face_mask
 from .appearance import to_lab
-from .placement import CHIN_POINTS
 from .skin import lab_to_rgb
 
-CHIN = CHIN_POINTS[0]  # the bottom of the chin
 NECK_HALF_WIDTH = 0.5  # face sizes beside the chin (the measurement band is 0.3)
 NECK_DEPTH = 0.75  # face sizes below the chin: the neck and the collar (the measurement band ends at 0.49)
 HAIR_REACH = 1.3  # face sizes beside the chin where the head matte's edge counts (hair over the shoulders)
@@ -50,7 +48,7 @@ def seam_band(shape: tuple[int, ...], face: Face, person: np.ndarray, head: np.n
         band[band < 1 / 255] = 0
         return band
     size = face.size()
-    chin_x, chin_y = face.points[CHIN]
+    chin_x, chin_y = face.points[MESH_CHIN]
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
     region = ((rows >= face.mouth_center()[1]) & (rows < chin_y + NECK_DEPTH * size)
               & (np.abs(cols - chin_x) <= NECK_HALF_WIDTH * size))

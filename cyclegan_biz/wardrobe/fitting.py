@@ -22,12 +22,12 @@ import numpy as np
 
 from ..compose import flat_image
 from ..errors import UnreadableImageError
-from ..vision.landmarks import Face
+from ..vision.landmarks import MESH_CHIN, Face
 from .blends import BLENDS, DEFAULT_BLEND, blend_seam, seam_box
 from .detail import add_grain, face_detail, match_detail
 from .head import head_matte
 from .outfit import Outfit
-from .placement import CHIN_POINTS, Placement, layer_box, place_outfit, warp_layer
+from .placement import Placement, layer_box, place_outfit, warp_layer
 from .skin import (
     NECK_HALF_WIDTH,
     _over,
@@ -127,7 +127,7 @@ def _chest_window(face: Face, box: tuple[int, int, int, int], placement: Placeme
     shadow the layer may carry (the painted neck shows there)."""
     x0, y0, x1, y1 = box
     size = face.size()
-    chin = face.points[CHIN_POINTS[0]]
+    chin = face.points[MESH_CHIN]
     across = np.abs(np.arange(x0, x1, dtype=np.float32) - chin[0]) / size
     rows = np.arange(y0, y1, dtype=np.float32)
     collar_y = min(outfit.anchor("neck_left")[1], outfit.anchor("neck_right")[1])

@@ -6,10 +6,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..vision.landmarks import Face
-from .appearance import ColourModel, head_yaw, light_side, to_lab
-from .placement import CHIN_POINTS
-from .skin import CHEEK_POINTS, NECK_HALF_WIDTH, _sample
+from ..vision.landmarks import MESH_CHIN, Face
+from .appearance import ColourModel, head_yaw, light_side, patch_pixels, to_lab
+from .skin import CHEEK_POINTS, NECK_HALF_WIDTH
 
 # The user's head is kept down to the jaw line plus this margin (face sizes): little of the neck, never a lot.
 JAW_MARGIN = 0.03
@@ -31,6 +30,9 @@ BEARD_REACH = 0.12
 SIDE_HAIR = 0.55
 # Past the edge of a tight crop (the photo mirrored there), hair fades out over this many face sizes.
 MIRROR_FADE = 0.4
+
+# Mesh points (mediapipe's 478-point face mesh) of the chin the head matte samples, the bottom of the chin first.
+CHIN_POINTS = (MESH_CHIN, 148, 176, 149, 377, 400, 378, 175, 199, 200)
 
 
 def _distance(lab: np.ndarray, model: ColourModel | None) -> np.ndarray:
@@ -109,8 +111,8 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     # 2. colour models: hair (above the brows, outside the face), skin (cheeks), beard (chin, when unlike cheeks)
     brow_top = points[face.groups["brows"], 1].min()
     chin = points[list(CHIN_POINTS)]
-    chin_pixels = _sample(lab, chin + np.array([0, -0.03 * size]), max(1, int(0.02 * size)))
-    cheek_pixels = _sample(lab, points[list(CHEEK_POINTS)], max(1, int(0.02 * size)))
+    chin_pixels = patch_pixels(lab, chin + np.array([0, -0.03 * size]), max(1, int(0.02 * size)))
+    cheek_pixels = patch_pixels(lab, points[list(CHEEK_POINTS)], max(1, int(0.02 * size)))
     # a wide skin model: necks and shoulders are often paler or darker than the cheeks
     skin_distance = _distance(lab, ColourModel.fit(cheek_pixels, floor=16.0))
     skin_like = skin_distance < LIKELY
@@ -136,7 +138,7 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     # user's neck goes, the outfit's comes
     hair_like &= hair_distance < 0.8 * skin_distance
     below = mask & ~keep & ~skin_like
-    chin_x, chin_y = points[CHIN_POINTS[0]]
+    chin_x, chin_y = points[MESH_CHIN]
     # long hair hangs beside the neck, not in front of it: under the jaw line the neck's column is the outfit's
     beside_neck = ~_under_jaw(outline, face.mouth_center()[1] * k, chin_x, NECK_HALF_WIDTH * size,
                               (small_h, work_width))

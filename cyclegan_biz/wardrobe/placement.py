@@ -8,11 +8,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..vision.landmarks import Face
+from ..vision.landmarks import MESH_CHIN, Face
 from .outfit import Outfit
 
-# Mesh point (mediapipe's 478-point face mesh) of the chin first, then the rest of the chin the head matte samples.
-CHIN_POINTS = (152, 148, 176, 149, 377, 400, 378, 175, 199, 200)
 # Chin to the collar's sides (neck anchors), face sizes: at most this (the wardrobe's suits 0.20, blazers 0.21
 # median, 75th percentiles 0.21 and 0.24, measured on the shipped outfits' anchors).
 MAX_CHIN_TO_COLLAR = 0.25
@@ -49,7 +47,7 @@ def place_outfit(outfit: Outfit, face: Face, shoulders: tuple[np.ndarray, np.nda
             # geometric mean with the face-based scale, trusted within +-25 % of it (pose points wander on jackets)
             scale = float(np.clip(np.sqrt(scale * seen / own), 0.8 * scale, 1.25 * scale))
             basis = "shoulders"
-    chin = face.points[CHIN_POINTS[0]].astype(np.float64)
+    chin = face.points[MESH_CHIN].astype(np.float64)
     if canvas_size is not None:
         base = scale
         for _ in range(3):  # the row at the canvas's bottom depends on the scale: a few fixed-point steps

@@ -6,10 +6,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..vision.landmarks import Face
-from .appearance import CHEEK_LEFT, CHEEK_RIGHT, to_lab
+from ..vision.landmarks import MESH_CHIN, Face
+from .appearance import CHEEK_LEFT, CHEEK_RIGHT, patch_pixels, to_lab
 from .detail import detail_sigma, grain
-from .placement import CHIN_POINTS
 
 # Mesh points (mediapipe's 478-point face mesh): the cheeks the builder samples too.
 CHEEK_POINTS = CHEEK_LEFT + CHEEK_RIGHT
@@ -35,18 +34,6 @@ SKIN_FINE_DETAIL_KEPT = 0.3
 SKIN_SHADING_SIGMA = 0.025
 
 
-def _sample(image: np.ndarray, points: np.ndarray, radius: int) -> np.ndarray:
-    """Pixels in small squares around ``points`` (N x 3 float32), clipped to the image."""
-    height, width = image.shape[:2]
-    patches = []
-    for x, y in np.round(points).astype(int):
-        x0, x1 = max(0, x - radius), min(width, x + radius + 1)
-        y0, y1 = max(0, y - radius), min(height, y + radius + 1)
-        if x1 > x0 and y1 > y0:
-            patches.append(image[y0:y1, x0:x1].reshape(-1, image.shape[2]))
-    return np.concatenate(patches).astype(np.float32) if patches else np.zeros((0, image.shape[2]), np.float32)
-
-
 def lab_pixels(rgb: np.ndarray) -> np.ndarray:
     """N x 3 RGB pixels (any dtype 0..255) -> N x 3 float32 Lab."""
     return to_lab(np.asarray(rgb, dtype=np.uint8).reshape(-1, 1, 3)).reshape(-1, 3)
@@ -55,7 +42,7 @@ def lab_pixels(rgb: np.ndarray) -> np.ndarray:
 def cheek_lab(image: np.ndarray, face: Face, points: tuple[int, ...] = CHEEK_POINTS) -> np.ndarray:
     """Median Lab colour of the upper cheeks (of ``points``: both cheeks by default)."""
     radius = max(1, int(round(0.02 * face.size())))
-    pixels = _sample(image, face.points[list(points)], radius)
+    pixels = patch_pixels(image, face.points[list(points)], radius)
     return np.median(lab_pixels(pixels), axis=0)
 
 
@@ -113,14 +100,14 @@ def jaw_rim_lightness(image: np.ndarray, face: Face) -> float:
     shadow): the painted neck starts at this lightness so the jaw does not end in a dark line over a light neck."""
     size = face.size()
     outline = face.points[face.groups["outline"]]
-    chin = face.points[CHIN_POINTS[0]]
+    chin = face.points[MESH_CHIN]
     lower = outline[(outline[:, 1] > face.mouth_center()[1]) & (np.abs(outline[:, 0] - chin[0]) < 0.3 * size)]
     if not len(lower):
         return float("nan")
     centre = face.points[face.groups["outline"]].mean(axis=0)
     inside = lower + (centre - lower) * (RIM_DEPTH * size / np.maximum(np.linalg.norm(centre - lower, axis=1),
                                                                        1e-6))[:, None]
-    pixels = _sample(image, inside, max(1, int(round(0.015 * size))))
+    pixels = patch_pixels(image, inside, max(1, int(round(0.015 * size))))
     return float(np.median(lab_pixels(pixels)[:, 0])) if len(pixels) else float("nan")
 
 
@@ -137,7 +124,7 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, neck_lab: n
     clothes_span = row_span(clothes)
     size = face.size()
     outline = face.points[face.groups["outline"]]
-    chin = face.points[CHIN_POINTS[0]]
+    chin = face.points[MESH_CHIN]
     near = np.abs(outline[:, 0] - chin[0]) < NECK_HALF_WIDTH * size
     jaw = outline[(outline[:, 1] > face.mouth_center()[1]) & near]
     # symmetric about the chin, down to where the clothes start under it (anchors of a turned wearer's collar

@@ -10,6 +10,8 @@ from __future__ import annotations
 ATTIRES = ("blazer", "suit")
 ATTIRE_AUTO = "auto"
 ATTIRE_CHOICES = (ATTIRE_AUTO, *ATTIRES)
+# What ``attire="auto"`` means when the model has no attire classifier (``attire_confidence`` is then None).
+FALLBACK_ATTIRE = "suit"
 
 # Special values of ``outfit=`` besides an outfit id or a path to a photo.
 OUTFIT_AUTO = "auto"  # the default outfit for the attire
