@@ -4,7 +4,8 @@
     python scripts/build_wardrobe.py --candidates cands/ # contact sheets + list of photos passing every filter
 
 Curation: look at the candidates' contact sheets, copy the good ones (no pins, no beard under the chin, clean
-collar) into cyclegan_biz/wardrobe/chosen.txt as ``<file> <attire>``, then build.
+collar) into cyclegan_biz/wardrobe/chosen.txt as ``<file> <attire>`` (optional: ``tie``/``no-tie``, ``pin=X,Y`` for a
+pin the finder misses, ``colour=brown`` to recolour the jacket; see ``collection.read_chosen``), then build.
 """
 
 from __future__ import annotations

@@ -78,7 +78,8 @@ def outfit_sources() -> str:
 def outfit_credits() -> str:
     """Markdown: where every outfit comes from (the credits accordion)."""
     lines = ["Each outfit is cut automatically from an official portrait (head, hair and background removed); "
-             "the cut-outs are adaptations.", "", "| outfit | credit |", "|---|---|"]
+             "the cut-outs are adaptations, and outfits whose credit says so have a recoloured jacket.", "",
+             "| outfit | credit |", "|---|---|"]
     lines += [f"| {outfit_label(row)} (`{row['id']}`) | {row['credit']} |" for row in outfit_rows()]
     return "\n".join(lines)
 

@@ -134,4 +134,7 @@ def test_training_script_writes_a_classifier_that_loads(load_script, tmp_path, m
     trained = AttireClassifier.load(output)
     assert trained.info["trained_on"] == ["business", "casual"] and "eval" not in trained.info
     assert sum(trained.info["n_train"].values()) + trained.info["held_out"]["n"] == 4
+    copies = trained.info["degraded_copies"]
+    assert copies >= 1 and trained.info["n_train_copies"] == copies * sum(trained.info["n_train"].values())
+    assert trained.info["held_out_copies"]["n"] == copies * trained.info["held_out"]["n"]
     assert (tmp_path / "features.npz").exists()

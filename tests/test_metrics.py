@@ -187,6 +187,18 @@ def test_held_out_split_is_stratified_and_keeps_each_class():
     assert tiny.info["held_out"]["n"] == 2 and tiny.info["n_train"] == {"a": 1, "b": 1}
 
 
+def test_copies_of_held_out_rows_are_scored_not_trained_on():
+    x, y = _two_blobs(80, 20, gap=2.5)
+    rng = np.random.default_rng(3)
+    source = np.repeat(np.arange(len(y)), 2)  # two copies of every row, e.g. degraded photos
+    copies = x[source] + rng.normal(scale=0.3, size=(len(source), x.shape[1]))
+    probe = fit_with_holdout(x, y, ("a", "b"), test_fraction=0.25, copies=(copies, source))
+    assert probe.info["n_train"] == {"a": 60, "b": 15} and probe.info["n_train_copies"] == 150
+    assert probe.info["held_out_copies"]["n"] == 50 and probe.info["held_out_copies"]["accuracy"] > 0.9
+    plain = fit_with_holdout(x, y, ("a", "b"), test_fraction=0.25)
+    assert plain.info["held_out"]["n"] == probe.info["held_out"]["n"] and "held_out_copies" not in plain.info
+
+
 def test_probe_probabilities_are_those_of_scikit_learn():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from cyclegan_biz.errors import CycleBizError
-from cyclegan_biz.wardrobe.builder import SHOULDER_RISE
 from cyclegan_biz.wardrobe.catalogue import (
     DEFAULT_OUTFITS,
     UnknownOutfitError,
@@ -97,11 +96,8 @@ def test_every_shipped_outfit_loads(wardrobe):
         assert set(outfit.anchors) == set(ANCHOR_NAMES)
         for name, (x, y) in outfit.anchors.items():
             assert 0 <= x < width and 0 <= y < height, (outfit.id, name, x, y)
-        # Clothes and skin are cut, not the whole photo: nothing under the head above the chin, and beside it only
-        # shoulders a little higher (builder.SHOULDER_RISE)
-        (chin_x, chin_y), size = outfit.anchors["chin"], outfit.face_size
-        assert outfit.clothes[: int(chin_y), int(chin_x - 0.3 * size): int(chin_x + 0.3 * size), 3].max() == 0
-        assert outfit.clothes[: int(chin_y - SHOULDER_RISE * size) - 1, :, 3].max() == 0
+        # Clothes and skin are cut, not the whole photo: the top rows (eyes) are transparent.
+        assert outfit.clothes[: int(outfit.anchors["chin"][1]), :, 3].max() == 0
         assert outfit.clothes[..., 3].mean() > 40
         assert outfit.anchors["shoulder_left"][0] < outfit.anchors["shoulder_right"][0]
         assert outfit.anchors["shoulder_left"][1] > outfit.anchors["chin"][1]
@@ -156,8 +152,19 @@ def test_shipped_suits_cover_the_range_of_colours(wardrobe):
     assert {"navy", "charcoal", "black", "grey", "brown"} <= {o.colour for o in suits}
     assert {"white", "light blue"} <= {o.shirt for o in suits}
     assert {True, False} == {o.tie for o in suits}
-    for outfit in wardrobe:  # a recoloured jacket is said where the outfit is credited
-        assert ("recoloured" in outfit.credit()) == (outfit.colour == "brown"), outfit.id
+    recoloured = {o.id for o in wardrobe if o.changes}
+    assert {o.id for o in wardrobe if o.colour == "brown"} <= recoloured  # no brown portrait could be cut
+    for outfit in wardrobe:  # a change is said wherever the outfit is credited
+        assert ("recoloured" in outfit.credit()) == (outfit.id in recoloured), outfit.id
+
+
+def test_credit_names_the_source_and_any_change():
+    outfit = _synthetic_outfit()
+    assert outfit.credit() == "test photo"
+    outfit.changes = "jacket recoloured brown"
+    assert outfit.credit() == "test photo, jacket recoloured brown"
+    outfit.attribution = ""
+    assert outfit.credit() == "test (public domain), jacket recoloured brown"
 
 
 def test_loading_the_catalogue_decodes_no_layer():

@@ -91,11 +91,13 @@ class LinearProbe:
 
 
 def fit_with_holdout(features: np.ndarray, labels: np.ndarray, classes: tuple[str, str], test_fraction: float = 0.2,
-                     seed: int = 0, **fit_kwargs) -> LinearProbe:
+                     seed: int = 0, copies: tuple[np.ndarray, np.ndarray] | None = None, **fit_kwargs) -> LinearProbe:
     """Fit on a stratified training split; the held-out scores go into ``probe.info["held_out"]``.
 
     The probe returned is the one that was scored (it is not refitted on everything), so the reported accuracy is
-    that of the classifier actually used.
+    that of the classifier actually used. ``copies``: (features, index of the row each copy was made from), e.g. of
+    degraded photos: those of training rows are trained on too, those of held-out rows only scored
+    (``info["held_out_copies"]``), so no photo is on both sides of the split.
     """
     from sklearn.metrics import accuracy_score, balanced_accuracy_score
     from sklearn.model_selection import train_test_split
@@ -104,12 +106,24 @@ def fit_with_holdout(features: np.ndarray, labels: np.ndarray, classes: tuple[st
     # At least one held-out photo per class, also for the tiny sets of tests and smoke runs.
     held_out = max(len(np.unique(labels)), round(test_fraction * len(labels)))
     train, test = train_test_split(np.arange(len(labels)), test_size=held_out, random_state=seed, stratify=labels)
-    probe = LinearProbe.fit(features[train], labels[train], classes, **fit_kwargs)
-    predicted = probe.predict(features[test])
-    probe.info["held_out"] = {"accuracy": float(accuracy_score(labels[test], predicted)),
-                              "balanced_accuracy": float(balanced_accuracy_score(labels[test], predicted)),
-                              "n": int(len(test))}
+    train_x, train_y = features[train], labels[train]
+    if copies is not None:
+        copy_x, source = copies
+        trained_copy = np.isin(source, train)
+        train_x = np.concatenate([train_x, copy_x[trained_copy]])
+        train_y = np.concatenate([train_y, labels[source[trained_copy]]])
+    probe = LinearProbe.fit(train_x, train_y, classes, **fit_kwargs)
+
+    def scores(x: np.ndarray, truth: np.ndarray) -> dict[str, float | int]:
+        predicted = probe.predict(x)
+        return {"accuracy": float(accuracy_score(truth, predicted)),
+                "balanced_accuracy": float(balanced_accuracy_score(truth, predicted)), "n": int(len(truth))}
+
+    probe.info["held_out"] = scores(features[test], labels[test])
     probe.info["n_train"] = {name: int(np.sum(labels[train] == i)) for i, name in enumerate(classes)}
+    if copies is not None and (~trained_copy).any():
+        probe.info["held_out_copies"] = scores(copy_x[~trained_copy], labels[source[~trained_copy]])
+        probe.info["n_train_copies"] = int(trained_copy.sum())
     return probe
 
 

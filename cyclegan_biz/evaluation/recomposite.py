@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..imageio import load_rgb_array
+from ..vision import degrade
 from ..vision.geometry import CANONICAL_FACE_SIZE, align_face, compose_affine, invert_affine
 from ..vision.landmarks import MESH_CHIN, Face, detect_face
 from ..vision.segmentation import person_mask
@@ -34,21 +35,19 @@ VARIANTS = ("neck", "chin")
 
 
 def _exposure(rgb: np.ndarray, face_size: float) -> np.ndarray:
-    linear = (rgb.astype(np.float32) / 255.0) ** 2.2 * 1.6  # +2/3 stop
-    return np.clip(np.round(linear ** (1 / 2.2) * 255), 0, 255).astype(np.uint8)
+    return degrade.exposure(rgb, math.log2(1.6))  # +2/3 stop
 
 
 def _white_balance(rgb: np.ndarray, face_size: float) -> np.ndarray:
-    return np.clip(np.round(rgb.astype(np.float32) * (1.12, 1.0, 0.86)), 0, 255).astype(np.uint8)
+    return degrade.white_balance(rgb, (1.12, 1.0, 0.86))
 
 
 def _blur(rgb: np.ndarray, face_size: float) -> np.ndarray:
-    return cv2.GaussianBlur(rgb, (0, 0), max(0.5, 0.012 * face_size))
+    return degrade.blur(rgb, max(0.5, 0.012 * face_size))
 
 
 def _jpeg(rgb: np.ndarray, face_size: float) -> np.ndarray:
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 25])
-    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return degrade.jpeg(rgb, 25)
 
 
 ALTERATIONS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {

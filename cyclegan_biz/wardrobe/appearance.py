@@ -89,9 +89,11 @@ def head_yaw(face: Face) -> float:
 def light_side(lab: np.ndarray, face: Face) -> float:
     """Light direction, about -1..1 (+: lit from image right), from the lightness of the two cheeks."""
     radius = max(1, int(face.size() * 0.03))
-    left = patch_pixels(lab, face.points[list(CHEEK_LEFT)], radius)[:, 0].mean()
-    right = patch_pixels(lab, face.points[list(CHEEK_RIGHT)], radius)[:, 0].mean()
-    return float(np.clip(4.0 * (right - left) / max(right + left, 1e-6), -1.0, 1.0))
+    left = patch_pixels(lab, face.points[list(CHEEK_LEFT)], radius)[:, 0]
+    right = patch_pixels(lab, face.points[list(CHEEK_RIGHT)], radius)[:, 0]
+    if not len(left) or not len(right):  # a cheek outside the photo: no side to tell
+        return 0.0
+    return float(np.clip(4.0 * (right.mean() - left.mean()) / max(right.mean() + left.mean(), 1e-6), -1.0, 1.0))
 
 
 # Named colours in Lab (D65, L 0-100); jacket and shirt colours are named by the nearest one.

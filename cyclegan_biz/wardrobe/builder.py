@@ -44,7 +44,7 @@ from .appearance import (
 )
 from .outfit import Outfit
 from .pins import remove_pins
-from .recolour import jacket_weight, recolour_jacket
+from .recolour import check_jacket_colour, jacket_weight, recolour_jacket
 from .vocabulary import check_attire
 
 # Builder filters (the shipped wardrobe); measured on the business portraits, see scripts/build_wardrobe.py.
@@ -52,12 +52,7 @@ MAX_YAW = 0.3  # frontal: see head_yaw()
 MAX_HAIR_ON_SHOULDERS = 0.02  # share of the shoulder area covered by hair
 MAX_SKIN_IN_FRONT = 0.01  # skin-like share of the torso away from the neck (hands, arms in front)
 MIN_CLOTHES_SHARE = 0.25  # clothes must cover at least this share of the area below the collar
-# Beside the head, a suit's shoulders may rise above the chin's row: by nothing at RISE_FROM face widths from the
-# chin (the neck), up to SHOULDER_RISE face sizes at RISE_TO and beyond (earlobes end about 0.25 face sizes above the
-# chin, about 0.55 face widths out). Not for blazers nor users' photos of unknown attire: long hair and earrings
-# there, which the hair model misses, came with the shoulders (seen fitting the wardrobe on the bundled examples).
-SHOULDER_RISE = 0.3
-RISE_FROM, RISE_TO = 0.45, 1.0
+MIN_RECOLOURED = 0.9  # a recoloured jacket: at least this share of its sides (beside the neck column) recoloured
 
 # Colour-model thresholds (Mahalanobis distance in Lab).
 SKIN_DISTANCE = 3.5
@@ -212,13 +207,6 @@ class _Frame:
         """HxW mask of the rows start < y < stop."""
         return np.broadcast_to((self.ys > start) & (self.ys < stop), self.shape)
 
-    def below_head(self, shoulder_rise: float) -> np.ndarray:
-        """Where clothes may be: under the chin, and beside it up to ``shoulder_rise`` face sizes higher, rising
-        like a shoulder toward the sides (a lowered head, high shoulders: a cut at the chin's row gives them flat,
-        blocky tops)."""
-        rise = shoulder_rise * self.fs * np.clip((self.dx() - RISE_FROM) / (RISE_TO - RISE_FROM), 0.0, 1.0)
-        return self.ys > self.chin[1] - rise
-
 
 @dataclass
 class _Regions:
@@ -227,20 +215,17 @@ class _Regions:
     body: np.ndarray  # the person below the chin, outside the head
     skin_like: np.ndarray
     skin: np.ndarray  # neck and chest skin
-    hair: np.ndarray  # hair and beard below the head
+    hair: np.ndarray  # hair and beard below the chin
     clothes: np.ndarray
-    below_head: np.ndarray  # where clothes may be (_Frame.below_head)
 
 
-def _split_person(photo: np.ndarray, lab: np.ndarray, frame: _Frame, shoulder_rise: float = 0.0) -> _Regions:
-    """Person, head, neck skin, hair and clothes masks (see the module docstring); ``shoulder_rise``: see
-    ``_Frame.below_head``."""
+def _split_person(photo: np.ndarray, lab: np.ndarray, frame: _Frame) -> _Regions:
+    """Person, head, neck skin, hair and clothes masks (see the module docstring)."""
     face, fs, chin, shape = frame.face, frame.fs, frame.chin, frame.shape
     person = person_mask(photo)
     head = _face_hull(shape, face, grow=0.04)
     below_chin = frame.rows(chin[1])
-    below_head = frame.below_head(shoulder_rise)
-    body = (person > 0.5) & below_head & ~head
+    body = (person > 0.5) & below_chin & ~head
 
     skin_like = skin_model(lab, face).distance(lab) < SKIN_DISTANCE
     neck_column = frame.dx() < 0.45  # under the face, where neck skin and collar are
@@ -255,12 +240,12 @@ def _split_person(photo: np.ndarray, lab: np.ndarray, frame: _Frame, shoulder_ri
         # Hair hangs from the head; a beard grows from the chin.
         near_head = frame.rows(chin[1] - 0.06 * fs, chin[1] + 0.06 * fs) & hair_like & ~head
         seeds = near_head | (chin_band & hair_like) | (head & hair_like & below_chin)
-        hair = _connected_to(hair_like & (below_head | near_head), seeds) & below_head
+        hair = _connected_to(hair_like & (below_chin | near_head), seeds) & below_chin
 
     clothes = body & ~skin & ~hair & ~_above_neck_skin(skin, neck_column, chin[1], fs)
     clothes = cv2.morphologyEx(clothes.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
     clothes &= ~_above_solid_clothes(clothes, int(max(3, 0.15 * fs)))
-    return _Regions(person, head, body, skin_like, skin, hair, clothes, below_head)
+    return _Regions(person, head, body, skin_like, skin, hair, clothes)
 
 
 def _find_anchors(frame: _Frame, shoulders: Shoulders, regions: _Regions) -> dict[str, np.ndarray]:
@@ -314,7 +299,7 @@ def _crop_layers(photo: np.ndarray, frame: _Frame, regions: _Regions,
     fs = frame.fs
     soft = max(0.6, fs / 160.0)
     person = np.clip(regions.person, 0, 1)
-    clothes_alpha = _soften(regions.clothes, soft) * person * regions.below_head
+    clothes_alpha = _soften(regions.clothes, soft) * person * frame.rows(frame.chin[1])
     skin_alpha = _soften(regions.skin, soft) * person * (1.0 - clothes_alpha)
     face_x0, face_y0, face_x1, _ = frame.face.box
     eye_y = min(point[1] for point in frame.face.eye_centers())
@@ -328,11 +313,20 @@ def _crop_layers(photo: np.ndarray, frame: _Frame, regions: _Regions,
 
 def _recoloured(photo: np.ndarray, frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray],
                 jacket_lab: np.ndarray, colour: str) -> tuple[np.ndarray, np.ndarray]:
-    """The photo with the jacket turned to ``colour``, and the jacket's new median Lab."""
+    """The photo with the jacket turned to ``colour``, and the jacket's new median Lab. ``ValueError`` when the
+    jacket's sides (shoulders included) are not nearly all recoloured, or do not end up named ``colour``: a lit
+    shoulder left in the old colour, say, needs another portrait."""
     lab = to_lab(photo)  # after the pins were painted over
     sample = jacket_area(frame, regions.clothes, collar_height(anchors))
-    photo = recolour_jacket(photo, lab, jacket_weight(lab, regions.clothes, sample), jacket_lab, colour)
-    return photo, np.median(to_lab(photo)[sample], axis=0)
+    weight = jacket_weight(lab, regions.clothes, sample)
+    photo = recolour_jacket(photo, lab, weight, jacket_lab, colour)
+    new_lab = np.median(to_lab(photo)[sample], axis=0)
+    sides = regions.clothes & (frame.dx() > 0.6)
+    covered = float((weight[sides] > 0.5).mean())
+    if covered < MIN_RECOLOURED or colour_name(new_lab) != colour:
+        raise ValueError(f"the jacket could not be recoloured {colour}: {covered:.0%} of its sides recoloured "
+                         f"(at least {MIN_RECOLOURED:.0%} needed), now named {colour_name(new_lab)}")
+    return photo, new_lab
 
 
 def assess_photo(
@@ -352,11 +346,13 @@ def assess_photo(
     ``attire`` None: "suit" when a tie is found, else "blazer". ``pins``: (x, y) pixels of pins to paint over that
     the pin finder misses. ``estimate_shoulders``: when the pose model does not see both shoulders, assume the usual
     place under the face instead of refusing (users' photos; the wardrobe needs seen shoulders). ``recolour``: a
-    name in ``recolour.JACKET_COLOURS``, the jacket is turned to that colour (said in the attribution). Raises
+    name in ``recolour.JACKET_COLOURS``, the jacket is turned to that colour (said in ``Outfit.changes``). Raises
     ``NoOutfitError`` when nothing can be cut.
     """
     if attire is not None:
         check_attire(attire, allow_auto=False)
+    if recolour is not None:
+        check_jacket_colour(recolour)
     try:
         face = detect_face(photo, min_face_size=40)
     except (NoFaceError, FaceTooSmallError) as err:
@@ -364,14 +360,13 @@ def assess_photo(
     shoulders = _shoulders_or_raise(photo, face, estimate_shoulders)
     frame = _Frame.of(face, photo.shape[:2])
     lab = to_lab(photo)
-    regions = _split_person(photo, lab, frame, SHOULDER_RISE if attire == "suit" else 0.0)
+    regions = _split_person(photo, lab, frame)
     anchors = _find_anchors(frame, shoulders, regions)
     described = describe_outfit(lab, frame, regions, anchors)
     photo, pins_removed = remove_pins(photo, lab, frame, regions, described.jacket_lab, pins)
     jacket_lab = described.jacket_lab
     if recolour is not None:
         photo, jacket_lab = _recoloured(photo, frame, regions, anchors, jacket_lab, recolour)
-        attribution = f"{attribution}, jacket recoloured {recolour}".lstrip(", ")
     yaw = head_yaw(face)
     problems, hair_share, front_skin = _problems(frame, regions, anchors, yaw)
     clothes, skin, offset = _crop_layers(photo, frame, regions, shoulders)
@@ -391,6 +386,7 @@ def assess_photo(
         file=file,
         licence=licence,
         attribution=attribution,
+        changes=f"jacket recoloured {recolour}" if recolour else "",
     )
     return Cut(outfit, problems, hair_share, front_skin, pins_removed)
 

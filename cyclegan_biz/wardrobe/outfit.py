@@ -51,6 +51,7 @@ class Outfit:
     file: str = ""
     licence: str = ""
     attribution: str = ""
+    changes: str = ""  # what was changed beyond the cut (e.g. "jacket recoloured brown"): part of the credit
 
     @property
     def size(self) -> tuple[int, int]:
@@ -84,8 +85,9 @@ class Outfit:
         return np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
 
     def credit(self) -> str:
-        """One line for listings: where the outfit comes from and under which licence."""
-        return self.attribution or f"{self.source} ({self.licence})"
+        """One line for listings: where the outfit comes from, under which licence, and what was changed."""
+        credit = self.attribution or f"{self.source} ({self.licence})"
+        return f"{credit}, {self.changes}" if self.changes else credit
 
     def record(self) -> dict:
         """Everything but the layers, JSON-ready."""
@@ -163,11 +165,11 @@ def _read_rgba(path: Path) -> np.ndarray:
 
 def write_outfits(outfits: list[Outfit], folder: str | Path, quality: int = WEBP_QUALITY) -> Path:
     """Write the layers, ``index.json`` and ``ATTRIBUTION.md`` of ``outfits`` into ``folder``; returns the index.
-    Layers of outfits an earlier index there listed and ``outfits`` lacks are removed (nothing else is touched), so
-    a rebuilt wardrobe ships no stale layers."""
+    Afterwards the layers of outfits the earlier index there listed and ``outfits`` lacks are removed (nothing else
+    is touched), so a rebuilt wardrobe ships no stale layers."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _remove_stale_layers(folder, {outfit.id for outfit in outfits})
+    stale = _listed_ids(folder) - {outfit.id for outfit in outfits}
     for outfit in outfits:
         clothes_file, skin_file = _layer_files(outfit.id)
         _write_rgba(outfit.clothes, folder / clothes_file, quality)
@@ -175,17 +177,19 @@ def write_outfits(outfits: list[Outfit], folder: str | Path, quality: int = WEBP
     index = folder / INDEX_FILE
     index.write_text(json.dumps({"outfits": [o.record() for o in outfits]}, indent=1) + "\n")
     (folder / ATTRIBUTION_FILE).write_text(attribution_text(outfits))
+    for outfit_id in stale:
+        for name in _layer_files(outfit_id):
+            (folder / name).unlink(missing_ok=True)
     return index
 
 
-def _remove_stale_layers(folder: Path, keep: set[str]) -> None:
+def _listed_ids(folder: Path) -> set[str]:
+    """Ids in the folder's index (none without one); only plain file names, never a path elsewhere."""
     index = folder / INDEX_FILE
     if not index.is_file():
-        return
-    for record in json.loads(index.read_text()).get("outfits", []):
-        if record.get("id") not in keep:
-            for name in _layer_files(record["id"]):
-                (folder / name).unlink(missing_ok=True)
+        return set()
+    records = json.loads(index.read_text()).get("outfits", [])
+    return {r["id"] for r in records if isinstance(r.get("id"), str) and r["id"] == Path(r["id"]).name}
 
 
 def read_outfits(folder: str | Path) -> list[Outfit]:
@@ -208,14 +212,16 @@ def attribution_text(outfits: list[Outfit]) -> str:
         "",
         "Each outfit (clothes and neck/chest layers) is cut automatically from an official portrait by",
         "`scripts/build_wardrobe.py`; the head, hair and background are removed. The cut-outs are adaptations;",
-    "outfits whose credit says so have a recoloured jacket.",
+        "outfits whose credit says so also have a recoloured jacket. UK Parliament portraits are licensed under",
+        "CC BY 3.0 (https://creativecommons.org/licenses/by/3.0/); US Congress photos are public-domain works of",
+        "the US government.",
         "",
         "| outfit | source | file | licence | credit |",
         "|---|---|---|---|---|",
     ]
     for outfit in outfits:
         lines.append(
-            f"| {outfit.id} | {outfit.source} | {outfit.file} | {outfit.licence} | {outfit.attribution or '-'} |"
+            f"| {outfit.id} | {outfit.source} | {outfit.file} | {outfit.licence} | {outfit.credit()} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -28,6 +28,13 @@ JACKET_NEAR, JACKET_FAR = 3.5, 5.5
 CHROMA_SCALE = (0.4, 1.4)
 
 
+def check_jacket_colour(colour: str) -> str:
+    """``colour`` if a jacket can be recoloured to it, else ``ValueError`` naming the choices."""
+    if colour not in JACKET_COLOURS:
+        raise ValueError(f"Cannot recolour a jacket {colour!r}; choose one of {', '.join(JACKET_COLOURS)}.")
+    return colour
+
+
 def jacket_weight(lab: np.ndarray, clothes: np.ndarray, sample: np.ndarray) -> np.ndarray:
     """How much each pixel is jacket (float 0-1): close in colour to the jacket ``sample`` (a mask of pixels known to
     be jacket, at the sides) and connected to it through jacket-coloured clothes."""
