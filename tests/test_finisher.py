@@ -106,6 +106,29 @@ def test_seam_band_is_under_the_chin_and_off_the_face(portrait):
     assert not band[: int(face.points[:, 1].min())].any()  # nothing above the face
 
 
+def test_seam_band_shaped_small_agrees_with_full_size(portrait):
+    """A large composite's band is shaped at half size and upsampled (``work_width``): it must be the band the full
+    size gives, up to resampling, also where a hard-edged person matte and a head matte's edge cross it."""
+    from cyclegan_biz.vision.landmarks import MESH_CHIN
+    from cyclegan_biz.wardrobe.finishing import seam_band
+
+    photo, face, _ = portrait
+    height, width = photo.shape[:2]
+    chin_x, chin_y = face.points[MESH_CHIN]
+    size = face.size()
+    rows, cols = np.mgrid[0:height, 0:width]
+    person = ((cols < chin_x + 0.25 * size) | (rows > chin_y + 0.5 * size)).astype(np.float32)  # a notch at the neck
+    person[: int(chin_y - 1.5 * size)] = 0
+    head = np.clip(1 - (np.hypot((cols - chin_x) / (0.9 * size), (rows - chin_y + 0.5 * size) / (1.1 * size)) - 1)
+                   / 0.15, 0, 1).astype(np.float32)  # a soft oval: hair around the face
+    full = seam_band(photo.shape, face, person, head, work_width=width)
+    small = seam_band(photo.shape, face, person, head, work_width=width // 2)
+    assert full[full > 0.5].size > 1000  # the case has a band worth comparing
+    difference = np.abs(full - small)[(full > 0) | (small > 0)]
+    assert difference.mean() < 0.04
+    assert np.percentile(difference, 99) < 0.2 and difference.max() < 0.3  # the upsampling's error, no more
+
+
 def test_finish_changes_only_the_band(portrait):
     from cyclegan_biz.wardrobe.finishing import composite_band, finish
 
