@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     accelerator, report_to, output_dir = start_run(args)
     warm_train, warm_val = split_pairs(args.warm_start, args.held_out) if args.warm_start else ([], [])
     if args.stage == "warm_start":
-        train_set = FinisherExamples(args.warm_start, flip=True, files=warm_train)
+        train_set = FinisherExamples(args.warm_start, flip=True, files=warm_train, seed=args.seed)
     else:
         train_set = UnpairedFinisherExamples(FinisherExamples(args.composites, flip=True),
                                              FinisherExamples(args.portraits, flip=True), args.seed)
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
                         num_workers=args.dataloader_num_workers, drop_last=True)
     val_loader = DataLoader(FinisherExamples(args.warm_start, files=warm_val), batch_size=args.train_batch_size) \
         if warm_val else None
-    warm_loader = DataLoader(FinisherExamples(args.warm_start, flip=True, files=warm_train),
+    warm_loader = DataLoader(FinisherExamples(args.warm_start, flip=True, files=warm_train, seed=args.seed),
                              batch_size=args.train_batch_size, shuffle=True, drop_last=True) \
         if args.stage == "unpaired" and warm_train else None
 
@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
         while global_step < args.max_train_steps and not out_of_time:
             epoch, skip = divmod(global_step, len(loader))
             loader.set_epoch(epoch)
+            train_set.set_epoch(epoch)
             for batch in accelerator.skip_first_batches(loader, skip) if skip else loader:
                 started = time.perf_counter()
                 if args.stage == "warm_start":

@@ -190,6 +190,37 @@ def _tiny_examples(folder: Path, count: int, target: bool, size: int = 32, seed:
     return folder
 
 
+def test_finisher_datasets_draw_each_item_from_seed_and_index(tmp_path):
+    """The portrait paired with a composite and the flips depend on (seed, epoch, index) only: the same after a
+    resume (a fresh dataset) and whatever the order the workers load items in."""
+    from cyclegan_biz.training.finisher_data import FinisherExamples, UnpairedFinisherExamples
+
+    composites = _tiny_examples(tmp_path / "composites", 6, target=False, seed=1)
+    portraits = _tiny_examples(tmp_path / "portraits", 6, target=False, seed=2)
+
+    def dataset(seed: int = 3) -> UnpairedFinisherExamples:
+        return UnpairedFinisherExamples(FinisherExamples(composites, flip=True), FinisherExamples(portraits, flip=True),
+                                        seed)
+
+    def same(x: dict, y: dict) -> bool:
+        return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+
+    first = dataset()
+    forward = [first[i] for i in range(len(first))]
+    assert all(same(first[i], forward[i]) for i in range(len(first)))  # the same index twice
+    resumed = dataset()
+    backward = {i: resumed[i] for i in reversed(range(len(resumed)))}  # another order, another object
+    assert all(same(backward[i], forward[i]) for i in range(len(first)))
+    # and the draws are real: other epochs pair and flip otherwise
+    resumed.set_epoch(1)
+    assert not all(same(resumed[i], forward[i]) for i in range(len(resumed)))
+    flipped = FinisherExamples(portraits, flip=True, seed=3)
+    plain = FinisherExamples(portraits)
+    flips = [not torch.equal(flipped[i]["input"], plain[i]["input"]) for i in range(len(plain))]
+    assert any(flips) and not all(flips)
+    assert flips == [not torch.equal(flipped[i]["input"], plain[i]["input"]) for i in range(len(plain))]
+
+
 def test_train_finisher_warm_start_two_steps_and_resume(tmp_path, load_script):
     train = load_script("train_finisher")
     data = _tiny_examples(tmp_path / "pairs", 10, target=True)
