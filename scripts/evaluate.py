@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cyclegan_biz.evaluation import evaluate_folders, recomposite, write_outputs
 from cyclegan_biz.evaluation.folders import sample
-from cyclegan_biz.evaluation.outfit_metrics import add_outfit_metrics, comparison_table, outfit_section
+from cyclegan_biz.evaluation.outfit_metrics import comparison_table, outfit_section
 from cyclegan_biz.evaluation.references import kid_reference_files
 from cyclegan_biz.evaluation.report import _clean
 from cyclegan_biz.wardrobe.vocabulary import ATTIRE_AUTO, ATTIRE_CHOICES
@@ -80,9 +80,8 @@ def evaluate_one(args: argparse.Namespace, output: Path, outfit: str | None) -> 
         args.generated, args.reference, args.train_casual, args.train_business, output,
         selfies=args.selfies, model=args.model, attire=args.attire, limit=args.limit,
         reference_limit=args.reference_limit, train_limit=args.train_limit, seed=args.seed,
-        cache_dir=args.cache_dir or args.output / "cache", size=args.size, outfit=outfit,
+        cache_dir=args.cache_dir or args.output / "cache", size=args.size, outfit=outfit, datasets=args.datasets,
     )
-    add_outfit_metrics(result, args.datasets, args.cache_dir or args.output / "cache")
     paths = write_outputs(result, output)
     with paths["report"].open("a", encoding="utf-8") as report:
         report.write("\n" + outfit_section(result["summary"]))

@@ -20,29 +20,19 @@ grids in ``samples/`` and, at the end, the model in Hub layout (A2B generator at
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from itertools import chain
 from pathlib import Path
 
-import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from cyclegan_biz.models import CycleBizDiscriminator, CycleBizGenerator, CycleBizProjectedDiscriminator
 from cyclegan_biz.models.cyclegan import CycleGAN
-from cyclegan_biz.training.checkpoints import (
-    TrainingProgress,
-    init_from,
-    load_pools,
-    resolve_checkpoint,
-    save_checkpoint,
-    start_run,
-)
+from cyclegan_biz.training.checkpoints import TrainingProgress, init_from, load_pools, save_checkpoint, start_run
 from cyclegan_biz.training.dataset import UnpairedImageDataset, example_to_tensors, load_dataset_any
+from cyclegan_biz.training.loop import adam_with_schedules, prepare, resume, start_logs, train_loop
 from cyclegan_biz.training.options import add_loss_options, add_run_options
 from cyclegan_biz.training.samples import write_samples
-from cyclegan_biz.training.step import ImagePool, lr_lambda, mean_over_processes, train_step
+from cyclegan_biz.training.step import ImagePool, train_step
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -82,10 +72,7 @@ def build_models(args: argparse.Namespace):
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     accelerator, report_to, output_dir = start_run(args)
-    if accelerator.is_main_process:
-        (output_dir / "samples").mkdir(parents=True, exist_ok=True)
-        (output_dir / "logs").mkdir(parents=True, exist_ok=True)
-        (output_dir / "training_args.json").write_text(json.dumps(vars(args), indent=2))
+    log_file = start_logs(accelerator, args, output_dir, report_to, folders=("samples",))
 
     with accelerator.main_process_first():  # a Hub dataset is downloaded (and cached) once, then read by the others
         dataset = load_dataset_any(args.dataset)
@@ -99,76 +86,29 @@ def main(argv: list[str] | None = None) -> None:
     g_ab, g_ba, d_a, d_b = build_models(args)
     if args.init_from:
         init_from((g_ab, g_ba, d_a, d_b), Path(args.init_from), accelerator)
-    opt_g = torch.optim.Adam(chain(g_ab.parameters(), g_ba.parameters()), lr=args.learning_rate,
-                             betas=(args.adam_beta1, 0.999))
     d_params = [p for p in chain(d_a.parameters(), d_b.parameters()) if p.requires_grad]
-    opt_d = torch.optim.Adam(d_params, lr=args.discriminator_learning_rate or args.learning_rate,
-                             betas=(args.adam_beta1, 0.999))
-    # accelerate steps a prepared scheduler once per process at each optimisation step (for the larger global
-    # batch): count the schedule in those steps.
-    schedule = lr_lambda(args.max_train_steps * accelerator.num_processes, args.decay_start)
-    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
-    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, schedule)
-    g_ab, g_ba, d_a, d_b, opt_g, opt_d, loader, sched_g, sched_d = accelerator.prepare(
-        g_ab, g_ba, d_a, d_b, opt_g, opt_d, loader, sched_g, sched_d)
+    optimizers, schedulers = adam_with_schedules(
+        [(chain(g_ab.parameters(), g_ba.parameters()), args.learning_rate),
+         (d_params, args.discriminator_learning_rate or args.learning_rate)], args, accelerator)
+    models, optimizers, loader, schedulers = prepare(accelerator, (g_ab, g_ba, d_a, d_b), optimizers, loader,
+                                                     schedulers)
     # The pools differ per process (each holds its own fakes): saved per process by save_checkpoint, not by accelerate,
     # which writes registered objects from the main process only.
-    pool_a, pool_b, progress = ImagePool(args.pool_size), ImagePool(args.pool_size), TrainingProgress()
+    pools, progress = (ImagePool(args.pool_size), ImagePool(args.pool_size)), TrainingProgress()
     accelerator.register_for_checkpointing(progress)
-    models = (g_ab, g_ba, d_a, d_b)
-    if accelerator.is_main_process and report_to != "none":
-        accelerator.init_trackers("cyclegan-biz", config={k: v for k, v in vars(args).items() if v is not None})
+    global_step = resume(accelerator, args, output_dir,
+                         lambda checkpoint: load_pools(checkpoint, accelerator.process_index, pools))
 
-    global_step = 0
-    checkpoint = resolve_checkpoint(args, output_dir)
-    if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
-        load_pools(checkpoint, accelerator.process_index, (pool_a, pool_b))
-        global_step = int(checkpoint.name.split("-")[1])
-        accelerator.print(f"Resumed from {checkpoint} at step {global_step}")
-    elif args.resume_from_checkpoint:
-        accelerator.print("No checkpoint found: starting from scratch.")
+    def after_step(step: int, saved: bool) -> None:
+        if step % args.sample_steps == 0 and accelerator.is_main_process:
+            write_samples(accelerator, models, samples, output_dir, step)
 
-    steps_per_epoch = len(loader)
-    bar = tqdm(total=args.max_train_steps, initial=global_step, desc="training",
-               disable=not accelerator.is_local_main_process)
-    log_file = output_dir / "logs" / "train_log.jsonl"
-    try:
-        while global_step < args.max_train_steps:
-            epoch, skip = divmod(global_step, steps_per_epoch)
-            loader.set_epoch(epoch)
-            train_set.set_epoch(epoch)
-            epoch_loader = accelerator.skip_first_batches(loader, skip) if skip else loader
-            for batch in epoch_loader:
-                started = time.perf_counter()
-                losses = train_step(batch, models, (opt_g, opt_d), (sched_g, sched_d), (pool_a, pool_b),
-                                    accelerator, args)
-                progress.seconds += time.perf_counter() - started
-                global_step += 1
-                bar.update(1)
-                if global_step % args.log_steps == 0:  # on every process: the mean over processes is collective
-                    logs = mean_over_processes(accelerator, losses)
-                    bar.set_postfix(g=f"{logs['g_total']:.3f}", d=f"{logs['d_total']:.3f}")
-                    if accelerator.is_main_process:
-                        logs.update(step=global_step, seconds=round(progress.seconds, 1), lr=sched_g.get_last_lr()[0])
-                        with log_file.open("a") as handle:
-                            handle.write(json.dumps(logs) + "\n")
-                        accelerator.log(logs, step=global_step)
-                if global_step % args.sample_steps == 0 and accelerator.is_main_process:
-                    write_samples(accelerator, models, samples, output_dir, global_step)
-                if global_step % args.checkpointing_steps == 0:
-                    save_checkpoint(accelerator, args, output_dir, global_step, models, (pool_a, pool_b))
-                if global_step >= args.max_train_steps:
-                    break
-    except KeyboardInterrupt:
-        accelerator.print("Interrupted: saving a checkpoint before exiting.")
-        # No barriers: another process may not have been interrupted (or may be gone).
-        save_checkpoint(accelerator, args, output_dir, global_step, models, (pool_a, pool_b), synchronize=False)
-        raise SystemExit(130) from None
-    bar.close()
-    if not (output_dir / f"checkpoint-{global_step}").exists():
-        save_checkpoint(accelerator, args, output_dir, global_step, models, (pool_a, pool_b))
-    accelerator.wait_for_everyone()
+    global_step = train_loop(
+        accelerator, args, loader, train_set,
+        lambda batch: train_step(batch, models, optimizers, schedulers, pools, accelerator, args),
+        lambda step, synchronize: save_checkpoint(accelerator, args, output_dir, step, models, pools, synchronize),
+        global_step=global_step, progress=progress, log_file=log_file, after_step=after_step,
+        log_fields=lambda: {"lr": schedulers[0].get_last_lr()[0]})
     if accelerator.is_main_process:
         write_samples(accelerator, models, samples, output_dir, global_step)
         CycleGAN(*(accelerator.unwrap_model(m) for m in models)).save_pretrained(output_dir)

@@ -26,19 +26,21 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from cyclegan_biz.models import CycleBizDiscriminator, CycleBizFinisher, CycleBizProjectedDiscriminator
-from cyclegan_biz.training.checkpoints import (
-    TrainingProgress,
-    resolve_checkpoint,
-    save_checkpoint,
-    start_run,
-)
+from cyclegan_biz.training.checkpoints import TrainingProgress, init_from, save_checkpoint, start_run
 from cyclegan_biz.training.finisher_data import FinisherExamples, UnpairedFinisherExamples
 from cyclegan_biz.training.finisher_step import finish, supervised_losses, unpaired_step, warm_start_step
+from cyclegan_biz.training.loop import (
+    adam_with_schedules,
+    append_jsonl,
+    forever,
+    prepare,
+    resume,
+    start_logs,
+    train_loop,
+)
 from cyclegan_biz.training.options import add_loss_options, add_run_options
-from cyclegan_biz.training.step import lr_lambda, mean_over_processes
 
 # Default steps of each stage: about an hour each on two CPU cores (warm start ~0.2 s a step, unpaired ~1 s).
 DEFAULT_STEPS = {"warm_start": 20000, "unpaired": 4000}
@@ -114,12 +116,9 @@ def export(models, folder: Path) -> None:
         model.save_pretrained(folder / sub if sub else folder)
 
 
-def init_from(models, folder: Path) -> None:
+def start_from(models, folder: Path, accelerator) -> None:
     """Start from a saved run: every part present in ``folder`` (the warm start has the root finisher only)."""
-    for model, sub in zip(models, SUBFOLDERS, strict=False):
-        path = folder / sub if sub else folder
-        if (path / "config.json").is_file():
-            model.load_state_dict(type(model).from_pretrained(path).state_dict())
+    init_from(models, folder, accelerator, SUBFOLDERS)
     if len(models) > 1 and not (folder / SUBFOLDERS[1] / "config.json").is_file():
         models[1].load_state_dict(models[0].state_dict())  # the way back starts as the way there: near identity
 
@@ -141,105 +140,59 @@ def main(argv: list[str] | None = None) -> None:
     accelerator, report_to, output_dir = start_run(args)
     warm_train, warm_val = split_pairs(args.warm_start, args.held_out) if args.warm_start else ([], [])
     if args.stage == "warm_start":
-        train_set = FinisherExamples(args.warm_start, flip=True, files=warm_train)
+        train_set = FinisherExamples(args.warm_start, flip=True, files=warm_train, seed=args.seed)
     else:
         train_set = UnpairedFinisherExamples(FinisherExamples(args.composites, flip=True),
                                              FinisherExamples(args.portraits, flip=True), args.seed)
     first = train_set[0]
     args.resolution = int((first.get("input") if "input" in first else first["input_a"]).shape[-1])
-    if accelerator.is_main_process:
-        (output_dir / "logs").mkdir(parents=True, exist_ok=True)
-        (output_dir / "training_args.json").write_text(json.dumps(vars(args), indent=2))
+    log_file = start_logs(accelerator, args, output_dir, report_to)
     loader = DataLoader(train_set, batch_size=args.train_batch_size, shuffle=True,
                         num_workers=args.dataloader_num_workers, drop_last=True)
     val_loader = DataLoader(FinisherExamples(args.warm_start, files=warm_val), batch_size=args.train_batch_size) \
         if warm_val else None
-    warm_loader = DataLoader(FinisherExamples(args.warm_start, flip=True, files=warm_train),
+    warm_loader = DataLoader(FinisherExamples(args.warm_start, flip=True, files=warm_train, seed=args.seed),
                              batch_size=args.train_batch_size, shuffle=True, drop_last=True) \
         if args.stage == "unpaired" and warm_train else None
 
     models = build_models(args)
     if args.init_from:
-        init_from(models, Path(args.init_from))
+        start_from(models, Path(args.init_from), accelerator)
     finishers, discriminators = models[:2], models[2:]
-    opt_g = torch.optim.Adam(chain(*(m.parameters() for m in finishers)), lr=args.learning_rate,
-                             betas=(args.adam_beta1, 0.999))
-    schedule = lr_lambda(args.max_train_steps * accelerator.num_processes, args.decay_start)
-    optimizers = [opt_g]
+    groups = [(chain(*(m.parameters() for m in finishers)), args.learning_rate)]
     if discriminators:
-        optimizers.append(torch.optim.Adam(chain(*(m.parameters() for m in discriminators)), lr=args.learning_rate,
-                                           betas=(args.adam_beta1, 0.999)))
-    schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in optimizers]
-    prepared = accelerator.prepare(*models, *optimizers, loader, *schedulers)
-    models = list(prepared[: len(models)])
-    optimizers = list(prepared[len(models): len(models) + len(optimizers)])
-    loader = prepared[len(models) + len(optimizers)]
-    schedulers = list(prepared[len(models) + len(optimizers) + 1:])
-    warm_loader = accelerator.prepare(warm_loader) if warm_loader is not None else None
+        groups.append((chain(*(m.parameters() for m in discriminators)), args.learning_rate))
+    optimizers, schedulers = adam_with_schedules(groups, args, accelerator)
+    models, optimizers, loader, schedulers = prepare(accelerator, models, optimizers, loader, schedulers)
+    warm_batches = forever(accelerator.prepare(warm_loader)) if warm_loader is not None else None
     progress = TrainingProgress()
     accelerator.register_for_checkpointing(progress)
+    global_step = resume(accelerator, args, output_dir)
 
-    global_step = 0
-    checkpoint = resolve_checkpoint(args, output_dir)
-    if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
-        global_step = int(checkpoint.name.split("-")[1])
-        accelerator.print(f"Resumed from {checkpoint} at step {global_step}")
+    def step(batch: dict) -> dict[str, torch.Tensor]:
+        if args.stage == "warm_start":
+            return warm_start_step(batch, models[0], optimizers[0], schedulers[0], accelerator, args)
+        if warm_batches is not None:
+            batch["warm"] = next(warm_batches)
+        return unpaired_step(batch, models, optimizers, schedulers, accelerator, args)
 
-    def save(step: int, synchronize: bool = True) -> None:
+    def save(step: int, synchronize: bool) -> None:
         save_checkpoint(accelerator, args, output_dir, step, models, (), synchronize, export=export)
 
-    log_file = output_dir / "logs" / "train_log.jsonl"
+    def after_step(step: int, saved: bool) -> None:
+        if saved and val_loader is not None and accelerator.is_main_process:
+            append_jsonl(log_file, {"step": step, **validate(accelerator.unwrap_model(models[0]), val_loader)})
+
     started_wall, cpu_start = time.perf_counter(), time.process_time()
-    warm_batches = iter(warm_loader) if warm_loader else None
-    bar = tqdm(total=args.max_train_steps, initial=global_step, desc="finisher",
-               disable=not accelerator.is_local_main_process)
-    out_of_time = False
-    try:
-        while global_step < args.max_train_steps and not out_of_time:
-            epoch, skip = divmod(global_step, len(loader))
-            loader.set_epoch(epoch)
-            for batch in accelerator.skip_first_batches(loader, skip) if skip else loader:
-                started = time.perf_counter()
-                if args.stage == "warm_start":
-                    losses = warm_start_step(batch, models[0], optimizers[0], schedulers[0], accelerator, args)
-                else:
-                    if warm_batches is not None:
-                        try:
-                            batch["warm"] = next(warm_batches)
-                        except StopIteration:
-                            warm_batches = iter(warm_loader)
-                            batch["warm"] = next(warm_batches)
-                    losses = unpaired_step(batch, models, optimizers, schedulers, accelerator, args)
-                progress.seconds += time.perf_counter() - started
-                global_step += 1
-                bar.update(1)
-                out_of_time = ((bool(args.max_minutes) and time.perf_counter() - started_wall > 60 * args.max_minutes)
-                               or (bool(args.max_cpu_minutes)
-                                   and time.process_time() - cpu_start > 60 * args.max_cpu_minutes))
-                if global_step % args.log_steps == 0:
-                    logs = mean_over_processes(accelerator, losses)
-                    if accelerator.is_main_process:
-                        logs.update(step=global_step, seconds=round(progress.seconds, 1),
-                                    cpu_seconds=round(time.process_time() - cpu_start, 1))
-                        with log_file.open("a") as handle:
-                            handle.write(json.dumps(logs) + "\n")
-                if global_step % args.checkpointing_steps == 0 or out_of_time:
-                    save(global_step)
-                    if val_loader is not None and accelerator.is_main_process:
-                        scores = validate(accelerator.unwrap_model(models[0]), val_loader)
-                        with log_file.open("a") as handle:
-                            handle.write(json.dumps({"step": global_step, **scores}) + "\n")
-                if global_step >= args.max_train_steps or out_of_time:
-                    break
-    except KeyboardInterrupt:
-        accelerator.print("Interrupted: saving a checkpoint before exiting.")
-        save(global_step, synchronize=False)
-        raise SystemExit(130) from None
-    bar.close()
-    if not (output_dir / f"checkpoint-{global_step}").exists():
-        save(global_step)
-    accelerator.wait_for_everyone()
+
+    def out_of_time() -> bool:
+        return ((bool(args.max_minutes) and time.perf_counter() - started_wall > 60 * args.max_minutes)
+                or (bool(args.max_cpu_minutes) and time.process_time() - cpu_start > 60 * args.max_cpu_minutes))
+
+    global_step = train_loop(accelerator, args, loader, train_set, step, save, global_step=global_step,
+                             progress=progress, log_file=log_file, desc="finisher", after_step=after_step,
+                             out_of_time=out_of_time,
+                             log_fields=lambda: {"cpu_seconds": round(time.process_time() - cpu_start, 1)})
     if accelerator.is_main_process:
         export([accelerator.unwrap_model(m) for m in models], output_dir)
         summary = {"steps": global_step, "train_seconds": round(progress.seconds, 1),

@@ -106,6 +106,29 @@ def test_seam_band_is_under_the_chin_and_off_the_face(portrait):
     assert not band[: int(face.points[:, 1].min())].any()  # nothing above the face
 
 
+def test_seam_band_shaped_small_agrees_with_full_size(portrait):
+    """A large composite's band is shaped at half size and upsampled (``work_width``): it must be the band the full
+    size gives, up to resampling, also where a hard-edged person matte and a head matte's edge cross it."""
+    from cyclegan_biz.vision.landmarks import MESH_CHIN
+    from cyclegan_biz.wardrobe.finishing import seam_band
+
+    photo, face, _ = portrait
+    height, width = photo.shape[:2]
+    chin_x, chin_y = face.points[MESH_CHIN]
+    size = face.size()
+    rows, cols = np.mgrid[0:height, 0:width]
+    person = ((cols < chin_x + 0.25 * size) | (rows > chin_y + 0.5 * size)).astype(np.float32)  # a notch at the neck
+    person[: int(chin_y - 1.5 * size)] = 0
+    head = np.clip(1 - (np.hypot((cols - chin_x) / (0.9 * size), (rows - chin_y + 0.5 * size) / (1.1 * size)) - 1)
+                   / 0.15, 0, 1).astype(np.float32)  # a soft oval: hair around the face
+    full = seam_band(photo.shape, face, person, head, work_width=width)
+    small = seam_band(photo.shape, face, person, head, work_width=width // 2)
+    assert full[full > 0.5].size > 1000  # the case has a band worth comparing
+    difference = np.abs(full - small)[(full > 0) | (small > 0)]
+    assert difference.mean() < 0.04
+    assert np.percentile(difference, 99) < 0.2 and difference.max() < 0.3  # the upsampling's error, no more
+
+
 def test_finish_changes_only_the_band(portrait):
     from cyclegan_biz.wardrobe.finishing import composite_band, finish
 
@@ -165,6 +188,37 @@ def _tiny_examples(folder: Path, count: int, target: bool, size: int = 32, seed:
             example.update(target=rng.integers(0, 256, (size, size, 3), dtype=np.uint8), target_person=band)
         save_example(folder / f"photo{index}-0.npz", example, label=index % 3 - 1)
     return folder
+
+
+def test_finisher_datasets_draw_each_item_from_seed_and_index(tmp_path):
+    """The portrait paired with a composite and the flips depend on (seed, epoch, index) only: the same after a
+    resume (a fresh dataset) and whatever the order the workers load items in."""
+    from cyclegan_biz.training.finisher_data import FinisherExamples, UnpairedFinisherExamples
+
+    composites = _tiny_examples(tmp_path / "composites", 6, target=False, seed=1)
+    portraits = _tiny_examples(tmp_path / "portraits", 6, target=False, seed=2)
+
+    def dataset(seed: int = 3) -> UnpairedFinisherExamples:
+        return UnpairedFinisherExamples(FinisherExamples(composites, flip=True), FinisherExamples(portraits, flip=True),
+                                        seed)
+
+    def same(x: dict, y: dict) -> bool:
+        return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+
+    first = dataset()
+    forward = [first[i] for i in range(len(first))]
+    assert all(same(first[i], forward[i]) for i in range(len(first)))  # the same index twice
+    resumed = dataset()
+    backward = {i: resumed[i] for i in reversed(range(len(resumed)))}  # another order, another object
+    assert all(same(backward[i], forward[i]) for i in range(len(first)))
+    # and the draws are real: other epochs pair and flip otherwise
+    resumed.set_epoch(1)
+    assert not all(same(resumed[i], forward[i]) for i in range(len(resumed)))
+    flipped = FinisherExamples(portraits, flip=True, seed=3)
+    plain = FinisherExamples(portraits)
+    flips = [not torch.equal(flipped[i]["input"], plain[i]["input"]) for i in range(len(plain))]
+    assert any(flips) and not all(flips)
+    assert flips == [not torch.equal(flipped[i]["input"], plain[i]["input"]) for i in range(len(plain))]
 
 
 def test_train_finisher_warm_start_two_steps_and_resume(tmp_path, load_script):

@@ -331,6 +331,38 @@ def test_evaluate_script_end_to_end(tmp_path, evaluate_script, tiny_training_set
     assert sheet.width == 3 * 2 * 192 and sheet.height > 192
 
 
+def test_fixed_reference_kid_reuses_the_output_features(tmp_path, evaluate_script, tiny_training_sets, monkeypatch):
+    """The fixed-reference KID is that of the outputs' features against the reference's, and the outputs go through
+    the feature network once per region (not once more for that KID)."""
+    from cyclegan_biz.evaluation import features
+    from cyclegan_biz.evaluation.references import kid_reference_files
+
+    datasets = tmp_path / "datasets"
+    reference = kid_reference_files(datasets)[:3]
+    for path, photo in zip(reference, EXAMPLES, strict=False):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.open(photo).transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(path)  # real, and unlike the outputs
+    generated = _photo_folder(tmp_path / "generated", EXAMPLES)
+    selfies = _photo_folder(tmp_path / "selfies", EXAMPLES)  # inputs in their own files: counted apart
+    seen: list[tuple[Path, str]] = []
+    feature_input = features.feature_input
+
+    def counted(image, size=features.FEATURE_SIZE, region="full"):
+        seen.append((Path(image), region))
+        return feature_input(image, size, region)
+
+    monkeypatch.setattr(features, "feature_input", counted)
+    output = tmp_path / "report"
+    evaluate_script.main(["--generated", str(generated), "--selfies", str(selfies), "--output", str(output),
+                          "--limit", "3", *tiny_training_sets, "--datasets", str(datasets)])
+    result = json.loads((output / "metrics.json").read_text())
+    outputs = [Path(r["output"]) for r in result["per_image"]]
+    assert all(seen.count((path, region)) == 1 for path in outputs for region in ("full", "torso"))
+    expected = metrics.kid(FeatureExtractor()(outputs), FeatureExtractor()(reference), seed=0)  # the former way
+    assert result["summary"]["kid_effnet_lite0_fixed_reference"] == pytest.approx(expected["mean"], rel=1e-6)
+    assert result["summary"]["n_fixed_reference"] == 3
+
+
 def test_evaluate_script_translates_with_a_model(tmp_path, evaluate_script, tiny_training_sets):
     from cyclegan_biz.testing import make_random_model
 

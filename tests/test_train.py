@@ -134,3 +134,64 @@ def test_two_processes_train_checkpoint_and_resume_exactly(tiny_dataset, tmp_pat
         b = load_file(resumed / sub / "diffusion_pytorch_model.safetensors")
         for key in a:
             torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def _loop(tmp_path: Path, start: int = 0, step=None, out_of_time=lambda: False):
+    """The shared loop over a 4-item dataset (batches of one): what each step saw, the checkpoints saved (step,
+    synchronised) and the log's steps."""
+    from argparse import Namespace
+
+    from accelerate import Accelerator
+    from torch.utils.data import DataLoader
+
+    from cyclegan_biz.training.checkpoints import TrainingProgress
+    from cyclegan_biz.training.dataset import SeededItems
+    from cyclegan_biz.training.loop import train_loop
+
+    class Items(SeededItems):
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, index: int) -> torch.Tensor:
+            return torch.tensor([self.epoch, index])
+
+    tmp_path.mkdir(exist_ok=True)
+    accelerator, dataset, seen, saved = Accelerator(cpu=True), Items(), [], []
+    loader = accelerator.prepare(DataLoader(dataset, batch_size=1))
+    args = Namespace(max_train_steps=10, log_steps=1, checkpointing_steps=3, output_dir=str(tmp_path))
+
+    def default_step(batch):
+        seen.append(tuple(batch[0].tolist()))
+        return {"g_total": batch.float().sum()}
+
+    def save(step: int, synchronize: bool) -> None:
+        saved.append((step, synchronize))
+        (tmp_path / f"checkpoint-{step}").mkdir()
+
+    log = tmp_path / "log.jsonl"
+    last = train_loop(accelerator, args, loader, dataset, step or default_step, save, global_step=start,
+                      progress=TrainingProgress(), log_file=log, out_of_time=out_of_time)
+    return last, seen, saved, [json.loads(line)["step"] for line in log.read_text().splitlines()]
+
+
+def test_shared_loop_resumes_inside_an_epoch_and_saves_on_schedule(tmp_path):
+    last, seen, saved, logged = _loop(tmp_path, start=5)
+    # step 5 of 4-batch epochs: epoch 1 from its second batch, then epoch 2
+    assert last == 10 and seen == [(1, 1), (1, 2), (1, 3), (2, 0), (2, 1)]
+    assert saved == [(6, True), (9, True), (10, True)] and logged == [6, 7, 8, 9, 10]
+
+
+def test_shared_loop_stops_when_out_of_time_and_saves_on_interrupt(tmp_path):
+    calls = iter(range(100))
+    last, _, saved, logged = _loop(tmp_path / "a", out_of_time=lambda: next(calls) >= 1)
+    assert last == 2 and saved == [(2, True)] and logged == [1, 2]  # the step that ran out is saved, once
+
+    def interrupted(batch):
+        if int(batch[0, 1]) == 2:
+            raise KeyboardInterrupt
+        return {"g_total": batch.float().sum()}
+
+    with pytest.raises(SystemExit) as stopped:
+        _loop(tmp_path / "b", step=interrupted)
+    assert stopped.value.code == 130
+    assert sorted(p.name for p in (tmp_path / "b").glob("checkpoint-*")) == ["checkpoint-2"]

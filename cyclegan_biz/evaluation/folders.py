@@ -23,6 +23,7 @@ from .appearance import background_std, face_core_error, face_preservation_error
 from .distances import fid, kid
 from .features import FEATURE_SIZE, REGIONS, FeatureExtractor, embed_files, fingerprint, lazy
 from .identity import identity, identity_summary, nanmean
+from .outfit_metrics import add_outfit_metrics
 from .probes import LinearProbe, classify_outputs, feature_cache, fit_probes
 
 
@@ -115,12 +116,14 @@ def evaluate_folders(generated: str | Path | None, reference: str | Path, train_
                      selfies: str | Path | None = None, model: str | None = None, attire: str = "auto",
                      limit: int | None = None, reference_limit: int | None = None, train_limit: int | None = None,
                      seed: int = 0, cache_dir: str | Path | None = None, size: int = 1024,
-                     outfit: str | None = None) -> dict[str, Any]:
+                     outfit: str | None = None, datasets: str | Path | None = None) -> dict[str, Any]:
     """Evaluate the images in ``generated``, paired by file stem with ``selfies`` when given.
 
     With ``generated=None`` the selfies are first translated by the pipeline of ``model`` (None = the bundled
     default) into ``output_dir/generated``. Training images that are also being evaluated are left out of the
-    probes' training. Returns the metrics.json content (see ``report.write_outputs``).
+    probes' training. With ``datasets`` (the folder holding ``business/``) the outfit measurements are added
+    (``outfit_metrics.add_outfit_metrics``), their fixed-reference KID on the output features computed here.
+    Returns the metrics.json content (see ``report.write_outputs``).
     """
     if generated is not None and model is not None:
         raise ValueError("Pass either generated images or a model to translate with, not both.")
@@ -164,7 +167,6 @@ def evaluate_folders(generated: str | Path | None, reference: str | Path, train_
     with _timed(timings, "summary_s"):
         reference_background = reference_background_std(sample(references, 100, seed), cache)
         summary = summarize(records, feats_out["full"], feats_in, feats_ref, probes, reference_background, seed)
-    timings["total_s"] = time.perf_counter() - clock
     config = {"generated": str(generated), "selfies": str(selfies) if selfies else None, "model": model,
               "reference": str(reference), "attire": attire, "outfit": outfit, "limit": limit,
               "reference_limit": reference_limit,
@@ -173,8 +175,13 @@ def evaluate_folders(generated: str | Path | None, reference: str | Path, train_
               "feature_network": f"ImageNet EfficientNet-Lite0, 1280-D pooled, {FEATURE_SIZE} px centre crop "
                                  "(attire probe: of the lower half)",
               "translation_failures": {k: v["error"] for k, v in translation.items() if "error" in v}}
-    return {"config": config, "summary": summary, "classifiers": {k: p.info for k, p in probes.items()},
-            "timings": timings, "per_image": records}
+    result = {"config": config, "summary": summary, "classifiers": {k: p.info for k, p in probes.items()},
+              "timings": timings, "per_image": records}
+    if datasets is not None:
+        with _timed(timings, "outfit_metrics_s"):
+            add_outfit_metrics(result, datasets, cache, feats_out["full"])
+    timings["total_s"] = time.perf_counter() - clock
+    return result
 
 
 def reference_background_std(paths: Sequence[Path], cache: Path) -> float | None:

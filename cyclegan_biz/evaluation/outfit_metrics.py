@@ -115,10 +115,10 @@ REPORT_ROWS = (
 
 
 def kid_fixed_reference(outputs: Sequence[Path], datasets: str | Path, cache: Path | None = None,
-                        seed: int = 0) -> dict[str, float | None]:
+                        seed: int = 0, features: np.ndarray | None = None) -> dict[str, float | None]:
     """KID (EfficientNet-Lite0 features) of ``outputs`` against the fixed reference of business portraits never
     used for outfits nor for the clothes probe (``references.kid_reference_files``); None where ``datasets`` does
-    not hold them."""
+    not hold them. ``features``: those of ``outputs`` (``FeatureExtractor("full")``) when already computed."""
     from .distances import kid
     from .features import FeatureExtractor, embed_files
     from .references import kid_reference_files
@@ -128,19 +128,21 @@ def kid_fixed_reference(outputs: Sequence[Path], datasets: str | Path, cache: Pa
         return {"kid_effnet_lite0_fixed_reference": None, "n_fixed_reference": len(files)}
     extractor = FeatureExtractor("full")
     reference = embed_files(files, extractor, cache / "features_kid_reference.npz" if cache else None)
-    value = kid(embed_files(list(outputs), extractor), reference, seed=seed)
+    value = kid(embed_files(list(outputs), extractor) if features is None else features, reference, seed=seed)
     return {"kid_effnet_lite0_fixed_reference": value["mean"], "kid_effnet_lite0_fixed_reference_std": value["std"],
             "n_fixed_reference": len(files)}
 
 
-def add_outfit_metrics(result: dict[str, Any], datasets: str | Path, cache: Path | None = None) -> None:
-    """Adds the outfit measurements to an ``evaluate_folders`` result: per image, and to its summary."""
+def add_outfit_metrics(result: dict[str, Any], datasets: str | Path, cache: Path | None = None,
+                       features: np.ndarray | None = None) -> None:
+    """Adds the outfit measurements to an ``evaluate_folders`` result: per image, and to its summary (``features``:
+    the outputs' full-image features, for the fixed-reference KID)."""
     outputs = [Path(r["output"]) for r in result["per_image"]]
     records = measure_folder(outputs)
     for row, record in zip(result["per_image"], records, strict=True):
         row.update({k if k != "error" else "outfit_metrics_error": v for k, v in record.items()})
     result["summary"].update(summarize(records))
-    result["summary"].update(kid_fixed_reference(outputs, datasets, cache, result["config"].get("seed", 0)))
+    result["summary"].update(kid_fixed_reference(outputs, datasets, cache, result["config"].get("seed", 0), features))
 
 
 def outfit_section(summary: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ states per process), the image pools per process, a loadable model snapshot, and
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -12,6 +13,7 @@ from accelerate.logging import get_logger
 from ..models.cyclegan import CycleGAN
 
 logger = get_logger(__name__)
+CYCLEGAN_PARTS = ("", "generator_b2a", "discriminator_a", "discriminator_b")  # Hub layout: A2B at the root
 
 
 class TrainingProgress:
@@ -81,11 +83,12 @@ def resolve_checkpoint(args, output_dir: Path) -> Path | None:
     return existing[-1] if existing else None
 
 
-def init_from(models, folder: Path, accelerator) -> None:
-    """Fine-tune: copy every matching tensor of a saved model (root + subfolders) into the new models."""
+def init_from(models, folder: Path, accelerator, parts: Sequence[str] = CYCLEGAN_PARTS) -> None:
+    """Fine-tune: copy every matching tensor of a saved model into the new models, the i-th from subfolder
+    ``parts[i]`` (``""``: the root); a part missing from ``folder`` keeps its init."""
     from safetensors.torch import load_file
 
-    for model, sub in zip(models, ("", "generator_b2a", "discriminator_a", "discriminator_b"), strict=True):
+    for model, sub in zip(models, parts, strict=False):
         path = folder / sub / "diffusion_pytorch_model.safetensors"
         if not path.is_file():
             continue

@@ -218,7 +218,21 @@ def example_to_tensors(example: dict[str, Any], size: int, flip: bool = False) -
     return out
 
 
-class UnpairedImageDataset:
+class SeededItems:
+    """A dataset whose random choices for item ``i`` (pairs, flips) come from ``item_rng(i)``, which depends only on
+    (seed, epoch, i): a resumed run draws exactly the same items, whatever order the workers load them in."""
+
+    seed: int = 0
+    epoch: int = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def item_rng(self, index: int) -> random.Random:
+        return random.Random(f"{self.seed}-{self.epoch}-{index}")
+
+
+class UnpairedImageDataset(SeededItems):
     """Torch dataset of (casual, business) pairs drawn independently: item i is casual[i] with a random business.
 
     Its length is that of the larger domain, so an epoch sees every image of both.
@@ -234,11 +248,6 @@ class UnpairedImageDataset:
         self.size = size
         self.flip = flip
         self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Choices depend only on (seed, epoch, index), so a resumed run draws exactly the same pairs."""
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return max(len(self.casual), len(self.business))
@@ -247,7 +256,7 @@ class UnpairedImageDataset:
         return example_to_tensors(self.split[int(index)], self.size, flip=self.flip and rng.random() < 0.5)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        rng = random.Random(f"{self.seed}-{self.epoch}-{i}")
+        rng = self.item_rng(i)
         a = self._item(self.casual[i % len(self.casual)], rng)
         b = self._item(self.business[rng.randrange(len(self.business))], rng)
         return {**{f"{k}_a": v for k, v in a.items()}, **{f"{k}_b": v for k, v in b.items()}}

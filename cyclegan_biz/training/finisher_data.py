@@ -32,6 +32,7 @@ from ..vision.landmarks import MESH_CHIN, Face, detect_face, face_mask
 from ..vision.segmentation import person_mask
 from ..wardrobe.finishing import composite_band
 from ..wardrobe.outfit import Outfit
+from .dataset import SeededItems
 
 WORK_SIZE = 256  # the fitter works on this canonical crop; examples are stored smaller
 OFFSET = 0.03  # the outfit is shifted by up to this many face sizes (placement is never exact)
@@ -264,27 +265,33 @@ def portraits_not_in_outfits(business: str | Path, exclude: Iterable[str] = ()) 
             if s.path.relative_to(business).as_posix() not in used]
 
 
-class FinisherExamples:
+class FinisherExamples(SeededItems):
     """A folder written by ``build_examples`` as a torch dataset: ``input`` (and ``target`` for pairs) in [-1, 1],
     masks in [0, 1] (C x H x W float tensors), ``loss_mask`` = band x target person for pairs; horizontal flips
-    when ``flip``."""
+    when ``flip``, drawn from (``seed``, epoch, index)."""
 
-    def __init__(self, folder: str | Path, flip: bool = False, files: Sequence[Path] | None = None) -> None:
+    def __init__(self, folder: str | Path, flip: bool = False, files: Sequence[Path] | None = None,
+                 seed: int = 0) -> None:
         self.files = list(files) if files is not None else sorted(Path(folder).glob("*.npz"))
         if not self.files:
             raise FileNotFoundError(f"No examples (*.npz) in {folder}: build them first "
                                     "(scripts/build_finisher_data.py).")
         self.flip = flip
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.example(index, self.item_rng(index))
+
+    def example(self, index: int, rng: random.Random) -> dict[str, Any]:
+        """Example ``index``, flipped when ``flip`` and ``rng`` says so."""
         import torch
 
         with np.load(self.files[index]) as data:
             arrays = {k: data[k] for k in data.files}
-        flip = self.flip and random.random() < 0.5
+        flip = self.flip and rng.random() < 0.5
         out = {"label": torch.tensor(int(arrays.pop("label", -1)), dtype=torch.long)}
         for key, value in arrays.items():
             tensor = torch.from_numpy(np.ascontiguousarray(value[:, ::-1] if flip else value)).float()
@@ -295,16 +302,19 @@ class FinisherExamples:
         return out
 
 
-class UnpairedFinisherExamples:
-    """Composites (domain A) paired at random with real portraits (domain B): every key gets ``_a`` / ``_b``."""
+class UnpairedFinisherExamples(SeededItems):
+    """Composites (domain A) paired at random with real portraits (domain B): every key gets ``_a`` / ``_b``. The
+    portrait and both flips of item i are drawn from (``seed``, epoch, i)."""
 
     def __init__(self, composites: FinisherExamples, portraits: FinisherExamples, seed: int = 0) -> None:
         self.composites, self.portraits = composites, portraits
-        self.rng = random.Random(seed)
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.composites)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        other = self.portraits[self.rng.randrange(len(self.portraits))]
-        return {**{f"{k}_a": v for k, v in self.composites[index].items()}, **{f"{k}_b": v for k, v in other.items()}}
+        rng = self.item_rng(index)
+        other = self.portraits.example(rng.randrange(len(self.portraits)), rng)
+        mine = self.composites.example(index, rng)
+        return {**{f"{k}_a": v for k, v in mine.items()}, **{f"{k}_b": v for k, v in other.items()}}

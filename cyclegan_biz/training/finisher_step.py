@@ -1,6 +1,6 @@
 """One optimisation step of the finisher (issue 12): the supervised warm start, and the unpaired stage that keeps
 the seed's method (cycle, face-mask, background uniformity, semi-supervised class head) with the discriminators
-judged on the seam band. ``scripts/train_finisher.py`` runs the loop.
+judged on the seam band. ``scripts/train_finisher.py`` runs them in ``loop.train_loop``.
 
 Batches are dicts of ``FinisherExamples`` tensors: a warm-start batch has ``input``, ``target``, ``loss_mask`` and the
 masks; an unpaired batch has the composite's (``*_a``) and the real portrait's (``*_b``) masks and images.

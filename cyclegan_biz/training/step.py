@@ -1,5 +1,6 @@
 """One CycleGAN optimisation step: the generator and discriminator objectives, the history pool of fakes, the learning
-rate schedule, and the losses averaged over processes for the log. ``scripts/train.py`` runs the loop."""
+rate schedule, and the losses averaged over processes for the log. ``scripts/train.py`` runs it in
+``loop.train_loop``."""
 
 from __future__ import annotations
 

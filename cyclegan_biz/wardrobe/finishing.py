@@ -33,20 +33,27 @@ def seam_band(shape: tuple[int, ...], face: Face, person: np.ndarray, head: np.n
               work_width: int = BAND_WIDTH) -> np.ndarray:
     """float32 HxW weight in [0, 1] of the seam band of a composite (``face`` in its pixels; ``person``: its soft
     matte; ``head``: the weight of the user's own pixels, e.g. ``fitting.FitResult.head``, for hair over the
-    shoulders). Exactly 0 on the face mask, off the person and outside the band. Shaped at most ``work_width``
-    wide (it is smooth) and upsampled; the exact zeros are applied at full size."""
+    shoulders). Exactly 0 on the face mask, off the person and outside the band. The region is shaped at most
+    ``work_width`` wide (it is smooth) and upsampled; the person matte and the exact zeros are applied at full size,
+    so a large image gets the band a small one would, up to resampling."""
     height, width = shape[:2]
-    k = work_width / width
+    k = min(1.0, work_width / width)
+    small = (max(1, round(width * k)), max(1, round(height * k)))
+    if head is not None and k < 1:
+        head = cv2.resize(head.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+    band = _band_region((small[1], small[0]), face.scaled(small[0] / width), head)
     if k < 1:
-        small = (max(1, round(width * k)), max(1, round(height * k)))
-        shrink = [None if m is None else cv2.resize(m.astype(np.float32), small, interpolation=cv2.INTER_AREA)
-                  for m in (person, head)]
-        band = cv2.resize(seam_band((small[1], small[0]), face.scaled(small[0] / width), *shrink), (width, height),
-                          interpolation=cv2.INTER_LINEAR)
-        band = np.minimum(band, np.where(person >= MIN_PERSON, np.clip(person, 0, 1), 0).astype(np.float32))
-        band[face_mask(shape, face).astype(bool)] = 0
-        band[band < 1 / 255] = 0
-        return band
+        band = cv2.resize(band, (width, height), interpolation=cv2.INTER_LINEAR)
+    band *= np.where(person >= MIN_PERSON, np.clip(person, 0, 1), 0).astype(np.float32)
+    band[face_mask(shape, face).astype(bool)] = 0
+    band[band < 1 / 255] = 0
+    return band
+
+
+def _band_region(shape: tuple[int, int], face: Face, head: np.ndarray | None) -> np.ndarray:
+    """The band's feathered region (float32 in [0, 1]) before the person matte and the face cut it: the neck under
+    the chin and the head matte's edge beside and below it."""
+    height, width = shape
     size = face.size()
     chin_x, chin_y = face.points[MESH_CHIN]
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -58,11 +65,7 @@ def seam_band(shape: tuple[int, ...], face: Face, person: np.ndarray, head: np.n
         edge = cv2.dilate(edge, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))) > 0
         region |= (edge & (rows > chin_y - 0.2 * size) & (rows < chin_y + HAIR_DEPTH * size)
                    & (np.abs(cols - chin_x) <= HAIR_REACH * size))
-    band = cv2.GaussianBlur(region.astype(np.float32), (0, 0), max(0.5, FEATHER * size))
-    band *= np.where(person >= MIN_PERSON, np.clip(person, 0, 1), 0).astype(np.float32)
-    band[face_mask(shape, face).astype(bool)] = 0
-    band[band < 1 / 255] = 0
-    return band
+    return cv2.GaussianBlur(region.astype(np.float32), (0, 0), max(0.5, FEATHER * size))
 
 
 def composite_band(image: np.ndarray, face: Face, person: np.ndarray) -> np.ndarray:
