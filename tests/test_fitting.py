@@ -236,6 +236,24 @@ def test_long_hair_in_front_of_the_shoulders_is_kept_but_not_a_straight_cut(man_
     assert bottoms.std() > 0.1 * size
 
 
+def test_a_patch_apart_from_the_head_is_not_kept(man_canvas):
+    """The segmentation sometimes takes a patch of sky or wall beside the head for the person: it is not the head's,
+    so it must not float on the plain background (it did, before the matte kept only what touches the face)."""
+    canvas, person, face = man_canvas
+    canvas, person = canvas.copy(), person.copy()
+    size = face.size()
+    outline = face.points[face.groups["outline"]]
+    x = int(outline[:, 0].max() + 0.35 * size)  # beside the head, clear of its hair and ear
+    y = int(face.eye_centers()[0][1])
+    patch = (slice(y - int(0.06 * size), y + int(0.06 * size)), slice(x, x + int(0.12 * size)))
+    assert person[patch].max() < 0.5  # background there, before
+    person[patch] = 1.0
+    canvas[patch] = (140, 160, 190)
+    head = head_matte(canvas, person, face)
+    assert head[patch].max() < 0.1
+    assert head[int(face.points[1, 1]), int(face.points[1, 0])] > 0.9  # the face is kept
+
+
 def test_beard_stays_a_beard(man_canvas):
     canvas, person, face = man_canvas
     canvas = canvas.copy()

@@ -155,7 +155,9 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     keep &= in_photo | hair_like  # past a tight crop's edge (mirrored): hair only
     # a little opening: stray specks of hair-coloured jacket do not count
     opened = cv2.morphologyEx(keep.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    keep = opened.astype(bool) | core.astype(bool)
+    # one head: what is not connected to the face (a patch of sky or wall the segmentation took for the person, the
+    # far part of a hand) would float beside it on the plain background
+    keep = _connected(opened.astype(bool), core.astype(bool)) | core.astype(bool)
 
     sigma = max(0.6, 0.012 * size)
     soft = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), sigma)
