@@ -40,6 +40,12 @@ TOP_TO_EYES = 0.96
 MAX_EYE_Y = {"1:1": 0.50, "4:5": 0.45}
 # The person-mask column band that counts as "the head", in face sizes either side of the face centre.
 HEAD_BAND = 0.9
+# The head reaching a side edge of the photo down to this far below the eyes (face sizes: about the mouth) has its
+# hair cut there; lower, it is the neck and shoulders of a head-and-shoulders crop.
+SIDE_CUT_BELOW_EYES = 0.4
+# ... and within this many face sizes of the face centre (hair reaches about 1.2; further is someone else whose mask
+# the segmentation joined to this one's)
+SIDE_CUT_REACH = 1.5
 
 
 @dataclass
@@ -48,6 +54,8 @@ class HeadTop:
 
     above_eyes: float  # pixels of the photo
     touches_top: bool  # the person mask reaches the photo's top edge above the face: the head is cut off there
+    # the head (hair, face) reaches the photo's left or right edge above the mouth: the hair ends in a straight line
+    touches_side: bool = False
 
 
 def _face_axes(face: Face) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,7 +92,9 @@ def head_top(person: np.ndarray, face: Face) -> HeadTop:
         return HeadTop(TOP_TO_EYES * size, False)
     above = float(up[band].max())
     touches = bool((ys[band] <= 0).any())
-    return HeadTop(max(above, 0.3 * size), touches)
+    head = (up > -SIDE_CUT_BELOW_EYES * size) & (np.abs(across) < SIDE_CUT_REACH * size)
+    at_side = (xs <= 0) | (xs >= mask.shape[1] - 1)
+    return HeadTop(max(above, 0.3 * size), touches, bool((head & at_side).any()))
 
 
 def head_top_row(person: np.ndarray, face: Face) -> float:
