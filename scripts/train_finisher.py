@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         groups.append((chain(*(m.parameters() for m in discriminators)), args.learning_rate))
     optimizers, schedulers = adam_with_schedules(groups, args, accelerator)
     models, optimizers, loader, schedulers = prepare(accelerator, models, optimizers, loader, schedulers)
-    warm_batches = forever(accelerator.prepare(warm_loader)) if warm_loader is not None else None
+    warm_batches = forever(accelerator.prepare(warm_loader), warm_loader.dataset) if warm_loader is not None else None
     progress = TrainingProgress()
     accelerator.register_for_checkpointing(progress)
     global_step = resume(accelerator, args, output_dir)

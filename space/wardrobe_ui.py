@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from cyclegan_biz.wardrobe import catalogue
+from cyclegan_biz.wardrobe.outfit import CREDITS_NOTE
 from cyclegan_biz.wardrobe.vocabulary import ATTIRES, OUTFIT_AUTO, OUTFIT_KEEP, OUTFIT_NONE, OUTFIT_SPECIAL
 
 OUTFIT_UPLOAD = "upload"  # the Space's own outfit value: the outfit in the visitor's second upload
@@ -77,8 +78,7 @@ def outfit_sources() -> str:
 
 def outfit_credits() -> str:
     """Markdown: where every outfit comes from (the credits accordion)."""
-    lines = ["Each outfit is cut automatically from an official portrait (head, hair and background removed); "
-             "the cut-outs are adaptations, and outfits whose credit says so have a recoloured jacket.", "",
+    lines = [f"Each outfit is cut automatically from an official portrait. {CREDITS_NOTE}", "",
              "| outfit | credit |", "|---|---|"]
     lines += [f"| {outfit_label(row)} (`{row['id']}`) | {row['credit']} |" for row in outfit_rows()]
     return "\n".join(lines)

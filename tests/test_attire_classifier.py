@@ -110,6 +110,27 @@ def test_the_users_attire_wins(pipe):
     assert result.attire == "suit" and result.outfit.startswith("suit") and result.attire_confidence is None
 
 
+def test_labels_by_eye_fill_only_the_unlabelled_rows(load_script, tmp_path):
+    script = load_script("train_attire_classifier")
+    folder = tmp_path / "casual"
+    folder.mkdir()
+    (folder / "metadata.csv").write_text("file_name,domain,gender\na.jpg,casual,female\nb.jpg,casual,\nc.jpg,casual,\n")
+    labels = tmp_path / "by_eye.csv"
+    labels.write_text("# by eye\nfile_name,gender\ncasual/a.jpg,male\ncasual/b.jpg,male\n")
+    by_eye = script.read_labels_by_eye(labels)
+    assert by_eye == {"casual/a.jpg": "male", "casual/b.jpg": "male"}
+    photos = script.labelled_photos(folder, by_eye)
+    assert [(p.name, attire) for p, attire in photos] == [("a.jpg", "blazer"), ("b.jpg", "suit")]  # metadata wins
+    assert [p.name for p, _ in script.labelled_photos(folder)] == ["a.jpg"]
+
+
+def test_shipped_labels_by_eye_name_real_unlabelled_photos(load_script):
+    script = load_script("train_attire_classifier")
+    by_eye = script.read_labels_by_eye(script.LABELS_BY_EYE)
+    assert len(by_eye) > 400 and set(by_eye.values()) == {"female", "male"}
+    assert all(name.startswith("casual/web-portraits/") for name in by_eye)
+
+
 def test_training_script_writes_a_classifier_that_loads(load_script, tmp_path, monkeypatch):
     import shutil
 
@@ -137,4 +158,4 @@ def test_training_script_writes_a_classifier_that_loads(load_script, tmp_path, m
     copies = trained.info["degraded_copies"]
     assert copies >= 1 and trained.info["n_train_copies"] == copies * sum(trained.info["n_train"].values())
     assert trained.info["held_out_copies"]["n"] == copies * trained.info["held_out"]["n"]
-    assert (tmp_path / "features.npz").exists()
+    assert (tmp_path / f"features-{copies}copies.npz").exists()  # cached by the number of copies

@@ -254,6 +254,22 @@ def test_a_patch_apart_from_the_head_is_not_kept(man_canvas):
     assert head[int(face.points[1, 1]), int(face.points[1, 0])] > 0.9  # the face is kept
 
 
+def test_a_lock_of_hair_beyond_a_thin_gap_is_kept(man_canvas):
+    canvas, person, face = man_canvas
+    canvas, person = canvas.copy(), person.copy()
+    size = face.size()
+    head = head_matte(canvas, person, face)
+    eye_y = int(face.eye_centers()[0][1])
+    rows = slice(eye_y - int(0.15 * size), eye_y + int(0.2 * size))
+    edge = int(np.nonzero((head[rows] > 0.05) | (person[rows] > 0.05))[1].max())  # the head's right edge there
+    x0 = edge + max(2, int(0.02 * size))  # a hairline gap, as segmentations leave between strands
+    lock = (rows, slice(x0, x0 + int(0.12 * size)))
+    hair = canvas[int(face.points[10, 1]) - int(0.1 * size), int(face.points[10, 0])]  # above the forehead
+    person[lock] = 1.0
+    canvas[lock] = hair
+    assert head_matte(canvas, person, face)[lock].mean() > 0.6
+
+
 def test_beard_stays_a_beard(man_canvas):
     canvas, person, face = man_canvas
     canvas = canvas.copy()
@@ -343,7 +359,25 @@ def test_a_head_cut_by_a_side_edge_is_reported(pipe):
     x1 = face.points[face.groups["outline"], 0].max()  # the right cheek: the hair beside it is cut
     result = pipe(photo[:, : int(x1 + 0.05 * face.size())], outfit="suit-navy-01", size=256)
     assert any("side edge" in warning for warning in result.warnings), result.warnings
-    assert pipe(WOMAN, size=256).warnings  # her curls reach both sides of the photo
+    assert any("side edge" in w for w in pipe(WOMAN, size=256).warnings)  # her curls reach both sides
+
+
+def test_side_edge_is_told_from_shoulders_and_from_someone_else():
+    from cyclegan_biz.headshot_frame import head_top
+
+    face = detect_face(load_rgb_array(MAN))
+    size, (x_mid, eye_y) = face.size(), face.eye_centers()[0] / 2 + face.eye_centers()[1] / 2
+    mask = np.zeros((int(eye_y + 2 * size), int(x_mid + 3 * size)), bool)
+    cv2.ellipse(mask.view(np.uint8), (int(x_mid), int(eye_y)), (int(0.6 * size), int(0.8 * size)), 0, 0, 360, 1, -1)
+    assert not head_top(mask, face).touches_side
+    shoulders = mask.copy()
+    shoulders[int(eye_y + 0.8 * size):, :] = True  # shoulders reaching both sides, below the chin
+    assert not head_top(shoulders, face).touches_side
+    band = mask.copy()
+    band[int(eye_y - 0.2 * size): int(eye_y + 0.2 * size), int(x_mid):] = True  # something out to the right edge
+    cut = band[:, : int(x_mid + 1.0 * size)]  # the photo's edge 1 face size from the face: hair cut there
+    assert head_top(cut, face).touches_side
+    assert not head_top(band, face).touches_side  # the edge 3 face sizes away: not this head's
 
 
 def test_headshot_frame_puts_headroom_above_the_mask():

@@ -195,3 +195,24 @@ def test_shared_loop_stops_when_out_of_time_and_saves_on_interrupt(tmp_path):
         _loop(tmp_path / "b", step=interrupted)
     assert stopped.value.code == 130
     assert sorted(p.name for p in (tmp_path / "b").glob("checkpoint-*")) == ["checkpoint-2"]
+
+
+def test_forever_moves_to_the_next_epoch_on_each_pass():
+    """The warm-start batches of the unpaired finisher stage come from ``forever``: its items' draws (flips) must
+    change from pass to pass, as the main loader's do."""
+    from torch.utils.data import DataLoader
+
+    from cyclegan_biz.training.dataset import SeededItems
+    from cyclegan_biz.training.loop import forever
+
+    class Items(SeededItems):
+        def __len__(self) -> int:
+            return 2
+
+        def __getitem__(self, index: int) -> torch.Tensor:
+            return torch.tensor([self.epoch, index])
+
+    dataset = Items()
+    batches = forever(DataLoader(dataset, batch_size=2), dataset)
+    assert [next(batches)[:, 0].tolist() for _ in range(3)] == [[0, 0], [1, 1], [2, 2]]
+    assert list(forever(DataLoader([], batch_size=1))) == []  # nothing to give: no endless loop

@@ -58,8 +58,8 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
         warnings_.append("The hair touches the top edge of the photo, so the top of the head is cut off; for a "
                          "complete head, use a photo with some space above the hair.")
     if top.touches_side:
-        warnings_.append("The head touches a side edge of the photo, so the hair ends in a straight line there; "
-                         "for natural hair, use a photo with some space beside the head.")
+        warnings_.append("The head touches a side edge of the photo, so the hair (or an ear or cheek) ends in a "
+                         "straight line there; use a photo with some space beside the head.")
     seg_framing = framing.scaled_photo(1 / photo_per_seg)  # the segmented copy is the photo / photo_per_seg
     canvas_face = face.transformed(framing.matrix)
     # with an outfit, hair cut by the bottom of a tight crop continues mirrored below the photo and fades out there

@@ -71,9 +71,15 @@ def resume(accelerator, args, output_dir: Path, load_more: Callable[[Path], None
     return step
 
 
-def forever(loader) -> Iterator:
-    """The batches of ``loader``, epoch after epoch (none when it has none)."""
+def forever(loader, dataset=None) -> Iterator:
+    """The batches of ``loader``, epoch after epoch (none when it has none); each pass sets the next epoch on
+    ``loader`` and ``dataset`` when they take one (``set_epoch``), so per-item draws such as flips change per pass."""
+    epoch = 0
     while True:
+        for each in (loader, dataset):
+            if hasattr(each, "set_epoch"):
+                each.set_epoch(epoch)
+        epoch += 1
         empty = True
         for batch in loader:
             empty = False

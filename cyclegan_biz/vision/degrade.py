@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 
 GAMMA = 2.2  # sRGB, roughly: exposure and noise act on linear light
+# Bumped whenever what these functions make changes: caches of features of degraded photos are keyed by it.
+VERSION = "1"
 
 
 def exposure(rgb: np.ndarray, stops: float) -> np.ndarray:

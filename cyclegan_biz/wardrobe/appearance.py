@@ -127,6 +127,11 @@ def colour_name(lab: np.ndarray) -> str:
     return names[int(distance.argmin())]
 
 
+# Clothes this far (face widths) or further from the chin's column are the jacket's sides and shoulders, clear of
+# the collar, lapels and the shirt's V.
+BESIDE_NECK = 0.6
+
+
 # --- the outfit's description ---------------------------------------------------------------------------------------
 def has_tie(lab: np.ndarray, clothes: np.ndarray, centre_x: float, collar_y: float, face_w: float, fs: float,
              shirt_lab: np.ndarray) -> bool:
@@ -168,7 +173,7 @@ def collar_height(anchors: dict[str, np.ndarray]) -> float:
 def jacket_area(frame: _Frame, clothes: np.ndarray, collar_y: float) -> np.ndarray:
     """Clothes that are surely jacket: beside the neck column, from 0.3 face sizes under the collar (the lapels and
     the shirt's V are nearer the middle)."""
-    return clothes & (frame.dx() > 0.6) & frame.rows(collar_y + 0.3 * frame.fs)
+    return clothes & (frame.dx() > BESIDE_NECK) & frame.rows(collar_y + 0.3 * frame.fs)
 
 
 def describe_outfit(lab: np.ndarray, frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray]) -> Description:

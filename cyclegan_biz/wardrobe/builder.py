@@ -32,6 +32,7 @@ from ..vision.landmarks import MESH_CHIN, Face, detect_face
 from ..vision.pose import Shoulders, detect_shoulders
 from ..vision.segmentation import person_mask
 from .appearance import (
+    BESIDE_NECK,
     collar_height,
     colour_name,
     describe_outfit,
@@ -277,7 +278,7 @@ def _problems(frame: _Frame, regions: _Regions, anchors: dict[str, np.ndarray],
     problems = []
     if abs(yaw) > MAX_YAW:
         problems.append(f"not frontal (yaw {yaw:+.2f})")
-    sides = frame.dx() > 0.6
+    sides = frame.dx() > BESIDE_NECK
     hair_share = float((regions.hair & sides).sum() / max(1, (body & sides).sum()))
     if hair_share > MAX_HAIR_ON_SHOULDERS:
         problems.append(f"hair on the shoulders ({hair_share:.1%})")
@@ -321,7 +322,7 @@ def _recoloured(photo: np.ndarray, frame: _Frame, regions: _Regions, anchors: di
     weight = jacket_weight(lab, regions.clothes, sample)
     photo = recolour_jacket(photo, lab, weight, jacket_lab, colour)
     new_lab = np.median(to_lab(photo)[sample], axis=0)
-    sides = regions.clothes & (frame.dx() > 0.6)
+    sides = regions.clothes & (frame.dx() > BESIDE_NECK)
     covered = float((weight[sides] > 0.5).mean())
     if covered < MIN_RECOLOURED or colour_name(new_lab) != colour:
         raise ValueError(f"the jacket could not be recoloured {colour}: {covered:.0%} of its sides recoloured "

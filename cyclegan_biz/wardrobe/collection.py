@@ -19,7 +19,7 @@ from ..imageio import load_rgb_array
 from ..visualize import image_grid
 from .builder import Cut, assess_photo
 from .outfit import Outfit, write_outfits
-from .recolour import JACKET_COLOURS
+from .recolour import JACKET_COLOURS, check_jacket_colour
 from .vocabulary import ATTIRES, attire_for_gender
 
 CHOSEN_FILE = Path(__file__).resolve().parent / "chosen.txt"
@@ -154,8 +154,8 @@ def _choice(fields: list[str]) -> Choice:
     for extra in fields[2:]:
         if extra in ("tie", "no-tie") and tie is None:
             tie = extra == "tie"
-        elif extra.startswith("colour=") and recolour is None and extra.removeprefix("colour=") in JACKET_COLOURS:
-            recolour = extra.removeprefix("colour=")
+        elif extra.startswith("colour=") and recolour is None:
+            recolour = check_jacket_colour(extra.removeprefix("colour="))
         elif extra.startswith("pin="):
             x, y = extra.removeprefix("pin=").split(",")  # ValueError unless exactly two numbers
             pins.append((float(x), float(y)))
@@ -182,7 +182,11 @@ def build_wardrobe(
     for choice in progress(read_chosen(chosen)):
         if choice.file not in by_file:
             raise FileNotFoundError(f"{choice.file} (in {chosen}) is not a redistributable portrait of {business}")
-        outfit = cut_portrait(by_file[choice.file], choice.attire, pins=choice.pins, recolour=choice.recolour).outfit
+        try:
+            cut = cut_portrait(by_file[choice.file], choice.attire, pins=choice.pins, recolour=choice.recolour)
+        except ValueError as err:  # e.g. a jacket that cannot be recoloured: say which line of the list
+            raise ValueError(f"{choice.file} (in {chosen}): {err}") from err
+        outfit = cut.outfit
         if choice.tie is not None:
             outfit.tie = choice.tie
         stem = f"{choice.attire}-{_slug(outfit.colour)}"

@@ -30,6 +30,8 @@ BEARD_REACH = 0.12
 SIDE_HAIR = 0.55
 # Past the edge of a tight crop (the photo mirrored there), hair fades out over this many face sizes.
 MIRROR_FADE = 0.4
+# The head matte is one piece: parts further than this (face sizes) from it are dropped.
+GAP_BRIDGED = 0.04
 
 # Mesh points (mediapipe's 478-point face mesh) of the chin the head matte samples, the bottom of the chin first.
 CHIN_POINTS = (MESH_CHIN, 148, 176, 149, 377, 400, 378, 175, 199, 200)
@@ -156,8 +158,11 @@ def head_matte(photo: np.ndarray, person: np.ndarray, face: Face, work_width: in
     # a little opening: stray specks of hair-coloured jacket do not count
     opened = cv2.morphologyEx(keep.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     # one head: what is not connected to the face (a patch of sky or wall the segmentation took for the person, the
-    # far part of a hand) would float beside it on the plain background
-    keep = _connected(opened.astype(bool), core.astype(bool)) | core.astype(bool)
+    # far part of a hand) would float beside it on the plain background; connected across gaps up to GAP_BRIDGED,
+    # so that a lock of hair beyond a hairline gap in the segmentation stays
+    reach = max(1, int(round(GAP_BRIDGED * size)))
+    near = cv2.dilate(opened, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
+    keep = (opened.astype(bool) & _connected(near.astype(bool), core.astype(bool))) | core.astype(bool)
 
     sigma = max(0.6, 0.012 * size)
     soft = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), sigma)

@@ -205,16 +205,20 @@ def read_outfits(folder: str | Path) -> list[Outfit]:
     return outfits
 
 
+# What every listing of the outfits says about them (ATTRIBUTION.md, the Space's credits).
+CREDITS_NOTE = ("The head, hair and background are removed: the cut-outs are adaptations, and outfits whose credit "
+                "says so also have a recoloured jacket. UK Parliament portraits are licensed under CC BY 3.0 "
+                "(https://creativecommons.org/licenses/by/3.0/); US Congress photos are public-domain works of the "
+                "US government.")
+
+
 def attribution_text(outfits: list[Outfit]) -> str:
     """ATTRIBUTION.md: the source, file and licence of every outfit."""
     lines = [
         "# Outfit credits",
         "",
         "Each outfit (clothes and neck/chest layers) is cut automatically from an official portrait by",
-        "`scripts/build_wardrobe.py`; the head, hair and background are removed. The cut-outs are adaptations;",
-        "outfits whose credit says so also have a recoloured jacket. UK Parliament portraits are licensed under",
-        "CC BY 3.0 (https://creativecommons.org/licenses/by/3.0/); US Congress photos are public-domain works of",
-        "the US government.",
+        "`scripts/build_wardrobe.py`. " + CREDITS_NOTE,
         "",
         "| outfit | source | file | licence | credit |",
         "|---|---|---|---|---|",
