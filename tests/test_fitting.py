@@ -352,6 +352,21 @@ def test_hair_touching_the_top_edge_is_reported(pipe):
     assert np.asarray(result.image)[0].std() > 5  # the photo's top edge is the frame's: nothing invented above
 
 
+@pytest.mark.parametrize("name", ["canada-003f.jpg", "canada-010f.jpg"])
+def test_no_background_between_the_neck_and_the_default_blazers_collar(pipe, name):
+    """The default blazer's stand-up collar stands off the neck: a hole of background showed there on both bundled
+    women until the painted neck reached it (skin.MAX_COLLAR_GAP)."""
+    result = pipe(EXAMPLES / name, attire="blazer", size=512)
+    out_face = detect_face(np.asarray(result.image))
+    size, (chin_x, chin_y) = out_face.size(), out_face.points[152]
+    matte = result.person_mask
+    for y in range(int(chin_y + 0.45 * size), min(matte.shape[0], int(chin_y + 0.9 * size))):
+        row = matte[y, int(chin_x - 0.7 * size): int(chin_x + 0.7 * size)]
+        solid = np.nonzero(row > 0.5)[0]
+        inside = row[solid.min(): solid.max() + 1] if len(solid) else row[:0]
+        assert inside.min(initial=1.0) > 0.2, (name, y)  # nothing see-through between two worn parts of a row
+
+
 def test_a_head_cut_by_a_side_edge_is_reported(pipe):
     photo = load_rgb_array(MAN)
     face = detect_face(photo)

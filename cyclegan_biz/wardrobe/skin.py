@@ -15,8 +15,9 @@ CHEEK_POINTS = CHEEK_LEFT + CHEEK_RIGHT
 # Half the width of the neck (face sizes; a neck is about as wide as the face size, 2 eye distances): the painted
 # neck's width, and below the chin hair is only kept outside this column.
 NECK_HALF_WIDTH = 0.42
-# The painted neck reaches sideways to the collar across gaps of at most this (face sizes).
-MAX_COLLAR_GAP = 0.2
+# The painted neck reaches sideways to the collar across gaps of at most this (face sizes). 0.2 left a hole of
+# background beside the neck under the default blazer's stand-up collar (blazer-black-03, on both bundled women).
+MAX_COLLAR_GAP = 0.3
 # Lightness of neck skin relative to the cheeks (Lab L units, neck darker), from real portraits (see docs).
 NECK_SHADE = 6.0
 # Under the chin the painted neck is this much darker still (at least; up to MAX when the jaw rim is darker), fading
