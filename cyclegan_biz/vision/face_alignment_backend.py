@@ -154,7 +154,9 @@ class FaceBoxes:
         self.detector = detector
         self._lock = threading.Lock()
         if detector == "mediapipe":
-            from mediapipe.python.solutions import face_detection
+            from .mediapipe_solutions import solutions
+
+            face_detection = solutions().face_detection
 
             self._models = {
                 "mediapipe-short": face_detection.FaceDetection(min_confidence, model_selection=0),

@@ -104,7 +104,9 @@ MESH_CHIN = 152
 
 @lru_cache(maxsize=1)
 def _mediapipe_groups() -> dict[str, np.ndarray]:
-    from mediapipe.python.solutions import face_mesh_connections as fmc
+    from .mediapipe_solutions import solutions
+
+    fmc = solutions().face_mesh_connections
 
     return {
         "eye_a": _indices(fmc.FACEMESH_LEFT_EYE),
@@ -123,9 +125,9 @@ class MediaPipeBackend:
     max_side = 1024
 
     def __init__(self, max_faces: int = 4, min_confidence: float = 0.5) -> None:
-        from mediapipe.python.solutions import face_mesh
+        from .mediapipe_solutions import solutions
 
-        self._mesh = face_mesh.FaceMesh(
+        self._mesh = solutions().face_mesh.FaceMesh(
             static_image_mode=True,
             max_num_faces=max_faces,
             refine_landmarks=True,

@@ -57,8 +57,9 @@ class PoseBackend:
     max_side = 512
 
     def __init__(self, min_confidence: float = 0.5) -> None:
-        from mediapipe.python.solutions import pose
+        from .mediapipe_solutions import solutions
 
+        pose = solutions().pose
         self._pose = pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=min_confidence)
         self._indices = (pose.PoseLandmark.LEFT_SHOULDER.value, pose.PoseLandmark.RIGHT_SHOULDER.value)
         self._lock = threading.Lock()  # a mediapipe graph is not re-entrant

@@ -29,9 +29,9 @@ class MediaPipeSegmenter:
     name = "mediapipe"
 
     def __init__(self) -> None:
-        from mediapipe.python.solutions import selfie_segmentation
+        from .mediapipe_solutions import solutions
 
-        self._model = selfie_segmentation.SelfieSegmentation(model_selection=0)
+        self._model = solutions().selfie_segmentation.SelfieSegmentation(model_selection=0)
         self._lock = threading.Lock()  # a mediapipe graph is not re-entrant
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
