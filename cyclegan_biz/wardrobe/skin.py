@@ -150,7 +150,9 @@ def paint_neck(composite: np.ndarray, matte: np.ndarray, face: Face, neck_lab: n
     cv2.fillConvexPoly(shape, np.round(deep - (x0, y0)).astype(np.int32), 1)
     shape &= clothes_span[y0:y1, x0:x1].astype(np.uint8)
     cv2.fillConvexPoly(shape, np.round(neck - (x0, y0)).astype(np.int32), 1, lineType=cv2.LINE_AA)
-    shape |= _to_collar(shape.astype(bool), clothes[y0:y1, x0:x1], int(round(reach)))
+    gaps = _to_collar(shape.astype(bool), clothes[y0:y1, x0:x1], int(round(reach)))
+    gaps[: max(0, int(chin[1]) - y0)] = 0  # beside the jaw a lapel's peak is no collar to reach for
+    shape |= gaps
     weight = cv2.GaussianBlur(shape.astype(np.float32), (0, 0), max(1.0, 0.008 * size))
     rows = np.arange(y0, y1, dtype=np.float32)
     columns = np.arange(x0, x1, dtype=np.float32)
