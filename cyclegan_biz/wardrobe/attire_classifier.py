@@ -7,9 +7,10 @@ at the canonical position and scale, hair and neck included: ``head_crop``) and 
 (free: the pipeline has the landmarks already). Trained by ``scripts/train_attire_classifier.py`` on the labelled
 business and casual photos, never on ``eval/``; its scores are in the file's metadata (``AttireClassifier.info``).
 
-Why these features, measured on the same 1955 labelled training photos (75/25 stratified split) and on eval/canada
-(40 photos, never trained on), accuracy held-out / canada: face-mesh geometry alone 0.93 / 0.73-0.80, HOG of a 64 px
-grey crop 0.93 / 0.83, EfficientNet-Lite0 features 0.96 / 0.90-0.93, both together 0.97 / 0.975. The seed
+Why these features, measured when they were chosen (an earlier training set: 1955 labelled photos, 75/25 stratified
+split, and eval/canada, 40 photos, never trained on), accuracy held-out / canada: face-mesh geometry alone 0.93 /
+0.73-0.80, HOG of a 64 px grey crop 0.93 / 0.83, EfficientNet-Lite0 features 0.96 / 0.90-0.93, both together 0.97 /
+0.975. The seed
 CycleGAN's discriminator class head, used before, agreed with the labels about as often as chance (55 %). Each
 training photo is also learnt from in 4 copies spoilt as phone cameras do (dim, warm or cool light, small, blurred,
 noisy, JPEG), and the unlabelled web portraits are labelled by eye; the casual test split of the outfit measurements
