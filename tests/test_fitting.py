@@ -377,6 +377,21 @@ def test_a_head_cut_by_a_side_edge_is_reported(pipe):
     assert any("side edge" in w for w in pipe(WOMAN, size=256).warnings)  # her curls reach both sides
 
 
+def test_a_very_dark_photo_is_reported(pipe):
+    from cyclegan_biz.vision import degrade
+    from cyclegan_biz.vision.exposure import UNDEREXPOSED_L, brightest_lightness
+
+    photo = load_rgb_array(MAN)
+    assert not any("very dark" in w for w in pipe(photo, size=256).warnings)
+    assert brightest_lightness(degrade.exposure(photo, -2.0)) > UNDEREXPOSED_L  # a dim room is not "very dark"
+    dark = degrade.exposure(photo, -3.0)
+    assert any("very dark" in w for w in pipe(dark, size=256).warnings)
+    deep = photo.copy()  # deep skin in good light is not dark: the measure looks at the photo's brightest parts
+    deep[:] = (deep * 0.35).astype(np.uint8)
+    deep[:20] = 235  # a lit background strip
+    assert brightest_lightness(deep) > UNDEREXPOSED_L
+
+
 def test_side_edge_is_told_from_shoulders_and_from_someone_else():
     from cyclegan_biz.headshot_frame import head_top
 
