@@ -106,11 +106,10 @@ def _identities(paths: list[Path], cache: Path | None) -> dict[str, np.ndarray |
         stored = np.load(store, allow_pickle=False)
         known = {k: (v if np.isfinite(v).all() else None) for k, v in zip(stored["paths"], stored["faces"],
                                                                           strict=True)}
-    embed = face_embedder()
     for path in paths:
         key = str(path.resolve())
-        if key not in known:
-            known[key] = embed(load_image(path, max_side=MAX_SIDE))
+        if key not in known:  # dlib's models load only when a face is missing from the cache
+            known[key] = face_embedder()(load_image(path, max_side=MAX_SIDE))
     if store:
         np.savez(store, paths=np.array(list(known)),
                  faces=np.stack([np.full(128, np.nan) if v is None else v for v in known.values()]))
@@ -169,6 +168,10 @@ def _read_cache(cache: Path | None, copies: int) -> dict[str, np.ndarray]:
     return dict(zip(stored["paths"].tolist(), per_photo, strict=True))
 
 
+def accuracy(probe, scored: Features) -> dict:
+    return {"accuracy": float((probe.predict(scored.photos) == scored.labels).mean()), "n": int(len(scored.labels))}
+
+
 def score_eval(probe, photos: list[tuple[Path, str]], cache: Path) -> dict:
     """Accuracy on the eval photos as they are, and spoilt as phone cameras do (``degrade.CONDITIONS``: the face
     found again on the spoilt photo, as the pipeline would)."""
@@ -176,8 +179,7 @@ def score_eval(probe, photos: list[tuple[Path, str]], cache: Path) -> dict:
     for condition in (None, *degrade.CONDITIONS):
         name = condition or "as_is"
         scored = features_of(photos, cache.with_suffix(f".eval-{name}.npz"), condition=condition)
-        scores[name] = {"accuracy": float((probe.predict(scored.photos) == scored.labels).mean()),
-                        "n": int(len(scored.labels))}
+        scores[name] = accuracy(probe, scored)
     scores.update(accuracy=scores["as_is"]["accuracy"], n=scores["as_is"]["n"])
     return scores
 
@@ -206,8 +208,7 @@ def main() -> int:
             probe.info["eval"] = score_eval(probe, labelled_photos(eval_folder), args.cache)
         if casual_test:
             scored = features_of(casual_test, args.cache.with_suffix(".casual-test.npz"))
-            probe.info["casual_test"] = {"accuracy": float((probe.predict(scored.photos) == scored.labels).mean()),
-                                         "n": int(len(scored.labels))}
+            probe.info["casual_test"] = accuracy(probe, scored)
     probe.info.update(features="attire_classifier.head_features", trained_on=list(TRAIN_DOMAINS),
                       degraded_copies=args.degraded_copies,
                       labels_by_eye=args.labels_by_eye.name if args.labels_by_eye else None)

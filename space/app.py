@@ -164,6 +164,9 @@ def _preload(every_model: bool = False) -> None:
         pipe = get_pipeline()
         if every_model:
             pipe.load_models()
+        else:
+            pipe.finisher  # noqa: B018 - every default request uses it: loaded now, not in the first visitor's
+
     except Exception as err:  # noqa: BLE001 - reported again, friendly, on the first request
         log.warning("could not load the model yet: %s (set CYCLEGAN_BIZ_MODEL to a model folder or Hub id)", err)
 

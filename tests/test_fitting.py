@@ -386,6 +386,7 @@ def test_a_very_dark_photo_is_reported(pipe):
     assert brightest_lightness(degrade.exposure(photo, -2.0)) > UNDEREXPOSED_L  # a dim room is not "very dark"
     dark = degrade.exposure(photo, -3.0)
     assert any("very dark" in w for w in pipe(dark, size=256).warnings)
+    assert any("very dark" in w for w in pipe(dark, size=256, outfit="none").warnings)  # the generator's path too
     deep = photo.copy()  # deep skin in good light is not dark: the measure looks at the photo's brightest parts
     deep[:] = (deep * 0.35).astype(np.uint8)
     deep[:20] = 235  # a lit background strip

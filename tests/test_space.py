@@ -430,16 +430,26 @@ class Untouched:
                 before.st_atime_ns, before.st_mtime_ns, before.st_size), f"{path} was read or changed"
 
 
-def plant_in_cache(cache: Path, secret: Path, photo: Path) -> tuple[Path, Path]:
-    """In gradio's cache, as an attacker could leave them: a symlink to ``secret`` and a copy of ``photo`` that was
-    never uploaded. Returns (link, planted)."""
-    link = cache / ("b" * 40) / "link.jpg"
-    link.parent.mkdir()
-    link.symlink_to(secret)
-    planted = cache / ("c" * 40) / "planted.jpg"
-    planted.parent.mkdir()
-    shutil.copy(photo, planted)
-    return link, planted
+@pytest.fixture
+def plant_in_cache():
+    """``plant(cache, secret, photo)``: in gradio's cache, as an attacker could leave them, a symlink to ``secret`` and
+    a copy of ``photo`` that was never uploaded; returns (link, planted). Removed after the test, passed or failed:
+    the module's server (and its cache) is shared."""
+    planted_dirs: list[Path] = []
+
+    def plant(cache: Path, secret: Path, photo: Path) -> tuple[Path, Path]:
+        link = cache / ("b" * 40) / "link.jpg"
+        planted = cache / ("c" * 40) / "planted.jpg"
+        for folder in (link.parent, planted.parent):
+            folder.mkdir()
+            planted_dirs.append(folder)
+        link.symlink_to(secret)
+        shutil.copy(photo, planted)
+        return link, planted
+
+    yield plant
+    for folder in planted_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def hostile_payloads(cache: Path, secret: Path, foreign: Path, link: Path, planted: Path) -> dict[str, object]:
@@ -465,7 +475,7 @@ def hostile_payloads(cache: Path, secret: Path, foreign: Path, link: Path, plant
 
 
 def test_only_uploads_gradio_stored_are_read(app, space_uploads, tmp_path, monkeypatch, user_photo, example_photos,
-                                             uploads):
+                                             uploads, plant_in_cache):
     cache = tmp_path / "gradio"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
     monkeypatch.setattr(app, "_run_pipeline", lambda photo, *args: _fake_result())
@@ -691,7 +701,7 @@ def upload_raw(url: str, name: str, content: bytes) -> object:
     return response.json()[0] if response.status_code == 200 else response.status_code
 
 
-def test_raw_api_reads_nothing_it_was_not_given(space_server, user_photo, tmp_path):
+def test_raw_api_reads_nothing_it_was_not_given(space_server, user_photo, tmp_path, plant_in_cache):
     from gradio_client import Client
 
     url, cache = space_server.url, space_server.cache
@@ -729,8 +739,6 @@ def test_raw_api_reads_nothing_it_was_not_given(space_server, user_photo, tmp_pa
     event, outputs = call_raw(url, {"path": str(pending), "meta": {"_type": "gradio.FileData"}})
     assert event == "complete", outputs
     assert not pending.exists() and sorted(_files_with_bytes(cache, user_photo.read_bytes())) == [link, planted]
-    for path in (link, planted):  # the module's server (and its cache) is shared: leave it as it was
-        shutil.rmtree(path.parent)
 
 
 def test_one_size_limit_for_every_way_a_photo_arrives(space_server):

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from space_helpers import free_port
 
 from cyclegan_biz.models import CycleBizGenerator
-from cyclegan_biz.training.dataset import build_dataset, save_dataset
+from cyclegan_biz.training.dataset import SeededItems, build_dataset, save_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "cyclegan_biz" / "examples").glob("*.jpg"))
@@ -136,27 +136,34 @@ def test_two_processes_train_checkpoint_and_resume_exactly(tiny_dataset, tmp_pat
             torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
 
 
-def _loop(tmp_path: Path, start: int = 0, step=None, out_of_time=lambda: False):
+class EpochItems(SeededItems):
+    """``length`` items; item i of epoch e is the tensor [e, i]."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.tensor([self.epoch, index])
+
+
+def _loop(tmp_path: Path, start: int = 0, step=None, out_of_time=lambda: False, old_checkpoints=()):
     """The shared loop over a 4-item dataset (batches of one): what each step saw, the checkpoints saved (step,
-    synchronised) and the log's steps."""
+    synchronised) and the log's steps. ``old_checkpoints``: steps whose folders an earlier run left there."""
     from argparse import Namespace
 
     from accelerate import Accelerator
     from torch.utils.data import DataLoader
 
     from cyclegan_biz.training.checkpoints import TrainingProgress
-    from cyclegan_biz.training.dataset import SeededItems
     from cyclegan_biz.training.loop import train_loop
 
-    class Items(SeededItems):
-        def __len__(self) -> int:
-            return 4
-
-        def __getitem__(self, index: int) -> torch.Tensor:
-            return torch.tensor([self.epoch, index])
-
     tmp_path.mkdir(exist_ok=True)
-    accelerator, dataset, seen, saved = Accelerator(cpu=True), Items(), [], []
+    for old in old_checkpoints:
+        (tmp_path / f"checkpoint-{old}").mkdir()
+    accelerator, dataset, seen, saved = Accelerator(cpu=True), EpochItems(4), [], []
     loader = accelerator.prepare(DataLoader(dataset, batch_size=1))
     args = Namespace(max_train_steps=10, log_steps=1, checkpointing_steps=3, output_dir=str(tmp_path))
 
@@ -166,7 +173,7 @@ def _loop(tmp_path: Path, start: int = 0, step=None, out_of_time=lambda: False):
 
     def save(step: int, synchronize: bool) -> None:
         saved.append((step, synchronize))
-        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}").mkdir(exist_ok=True)
 
     log = tmp_path / "log.jsonl"
     last = train_loop(accelerator, args, loader, dataset, step or default_step, save, global_step=start,
@@ -179,6 +186,11 @@ def test_shared_loop_resumes_inside_an_epoch_and_saves_on_schedule(tmp_path):
     # step 5 of 4-batch epochs: epoch 1 from its second batch, then epoch 2
     assert last == 10 and seen == [(1, 1), (1, 2), (1, 3), (2, 0), (2, 1)]
     assert saved == [(6, True), (9, True), (10, True)] and logged == [6, 7, 8, 9, 10]
+
+
+def test_shared_loop_saves_its_last_step_even_over_an_older_runs_checkpoint(tmp_path):
+    _, _, saved, _ = _loop(tmp_path, start=7, old_checkpoints=[10])  # checkpoint-10 of an earlier run
+    assert saved == [(9, True), (10, True)]
 
 
 def test_shared_loop_stops_when_out_of_time_and_saves_on_interrupt(tmp_path):
@@ -202,17 +214,9 @@ def test_forever_moves_to_the_next_epoch_on_each_pass():
     change from pass to pass, as the main loader's do."""
     from torch.utils.data import DataLoader
 
-    from cyclegan_biz.training.dataset import SeededItems
     from cyclegan_biz.training.loop import forever
 
-    class Items(SeededItems):
-        def __len__(self) -> int:
-            return 2
-
-        def __getitem__(self, index: int) -> torch.Tensor:
-            return torch.tensor([self.epoch, index])
-
-    dataset = Items()
+    dataset = EpochItems(2)
     batches = forever(DataLoader(dataset, batch_size=2), dataset)
     assert [next(batches)[:, 0].tolist() for _ in range(3)] == [[0, 0], [1, 1], [2, 2]]
     assert list(forever(DataLoader([], batch_size=1))) == []  # nothing to give: no endless loop

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InvalidOptionError, MissingWeightsError
 from ..wardrobe.vocabulary import ATTIRES
 from .hub import check_safetensors, load_classifier, load_errors, load_generator
-from .onnx_export import onnx_files
+from .onnx_export import onnx_files, onnx_session
 
 # The generator's geometry when its config does not say (``CycleBizGenerator``'s defaults).
 DEFAULT_RESOLUTION, DEFAULT_DOWNSAMPLES = 256, 2
@@ -110,13 +110,8 @@ class OnnxEngine:
         if device != "cpu" and "CUDAExecutionProvider" in available:
             providers.insert(0, "CUDAExecutionProvider")
         self.device = "cuda" if providers[0] == "CUDAExecutionProvider" else "cpu"
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads sleep
-        self.session = ort.InferenceSession(str(files["generator"]), options, providers=providers)
-        self.classifier = None
-        if "classifier" in files:
-            self.classifier = ort.InferenceSession(str(files["classifier"]), options, providers=providers)
+        self.session = onnx_session(files["generator"], providers)
+        self.classifier = onnx_session(files["classifier"], providers) if "classifier" in files else None
         meta = self.session.get_modelmeta().custom_metadata_map
         config = read_config(folder)
         self.resolution = int(meta.get("resolution", config.get("resolution", DEFAULT_RESOLUTION)))

@@ -16,7 +16,7 @@ from ..vision.landmarks import face_mask
 from ..wardrobe.vocabulary import ATTIRES, OUTFIT_NONE
 from .decoding import read_photo
 from .result import HeadshotResult
-from .stages import Stopwatch, aligned_square, from_model_output, person_matte, to_model_input
+from .stages import Stopwatch, aligned_square, exposure_warnings, from_model_output, person_matte, to_model_input
 
 if TYPE_CHECKING:
     from .selfie_to_business import SelfieToBusinessPipeline
@@ -69,5 +69,5 @@ def generator_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire
         image=Image.fromarray(result), attire=attire, attire_confidence=confidence,
         face_box=tuple(float(v / scale) for v in face.box), timings=watch.timings,
         framing=framing.scaled_photo(scale), person_mask=person, attire_probabilities=probabilities,
-        faces_found=small_face.faces_found, outfit=OUTFIT_NONE,
+        faces_found=small_face.faces_found, outfit=OUTFIT_NONE, warnings=exposure_warnings(small),
     )

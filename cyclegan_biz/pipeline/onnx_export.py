@@ -137,6 +137,17 @@ def has_onnx(folder: Path) -> bool:
 ONNX_FINISHER = "model.onnx"  # inside the finisher's folder (or its cache folder)
 
 
+def onnx_session(path: str | os.PathLike, providers: list[str] | None = None):
+    """An ONNX Runtime session as the pipeline runs them: quiet, and idle threads sleep instead of spinning (two CPU
+    cores are shared with the rest of the pipeline)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+
+
 def finisher_onnx_file(folder: Path, export: bool = True) -> Path | None:
     """The finisher in ``folder`` as ONNX (inputs ``image`` 1 x 3 x R x R in [-1, 1], ``band``, ``face``,
     ``person`` 1 x 1 x R x R; output ``correction`` 1 x 3 x r x r, see ``CycleBizFinisher.correction``): shipped in
@@ -145,10 +156,7 @@ def finisher_onnx_file(folder: Path, export: bool = True) -> Path | None:
     shipped = folder / ONNX_FINISHER
     if shipped.is_file():
         return shipped
-    digest = hashlib.sha256()
-    for file in [folder / "config.json", *sorted(folder.glob("*.safetensors"))]:
-        digest.update(file.read_bytes())
-    cached = onnx_cache_dir() / f"finisher-{digest.hexdigest()[:20]}" / ONNX_FINISHER
+    cached = onnx_cache_dir() / f"finisher-{_fingerprint(folder)}" / ONNX_FINISHER
     if not cached.is_file() and export:
         try:
             export_finisher_onnx(folder, cached)

@@ -13,7 +13,6 @@ from PIL import Image
 from ..compose import paste_face, replace_background
 from ..headshot_frame import FRAME_TARGETS, head_top, headshot_framing
 from ..imageio import ImageInput
-from ..vision.exposure import is_underexposed
 from ..vision.geometry import Framing, transform_points
 from ..vision.pose import detect_shoulders
 from ..vision.segmentation import person_mask
@@ -22,7 +21,7 @@ from ..wardrobe.head import estimate_turn_and_light
 from ..wardrobe.vocabulary import ATTIRE_AUTO, OUTFIT_AUTO, OUTFIT_KEEP
 from .decoding import read_photo
 from .result import HeadshotResult
-from .stages import MATTE_LUT, SEGMENTATION_WIDTH, Stopwatch, aligned_square, to_model_input
+from .stages import MATTE_LUT, SEGMENTATION_WIDTH, Stopwatch, aligned_square, exposure_warnings, to_model_input
 
 if TYPE_CHECKING:
     from .selfie_to_business import SelfieToBusinessPipeline
@@ -61,9 +60,7 @@ def outfit_headshot(pipe: SelfieToBusinessPipeline, image: ImageInput, attire: s
     if top.touches_side:
         warnings_.append("The head touches a side edge of the photo, so the hair (or an ear or cheek) ends in a "
                          "straight line there; use a photo with some space beside the head.")
-    if is_underexposed(small):
-        warnings_.append("The photo is very dark: your face is kept exactly as it is, so it stays dark in the "
-                         "headshot; use a photo taken in more light.")
+    warnings_ += exposure_warnings(seg_image)
     seg_framing = framing.scaled_photo(1 / photo_per_seg)  # the segmented copy is the photo / photo_per_seg
     canvas_face = face.transformed(framing.matrix)
     # with an outfit, hair cut by the bottom of a tight crop continues mirrored below the photo and fades out there

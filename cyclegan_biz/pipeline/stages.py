@@ -9,6 +9,7 @@ import numpy as np
 
 from ..compose import soften_person_mask
 from ..constants import PAD_VALUE
+from ..vision.exposure import is_underexposed
 from ..vision.geometry import Framing, align_face
 from ..vision.landmarks import Face
 from ..vision.segmentation import person_mask
@@ -30,6 +31,14 @@ class Stopwatch:
         now = time.perf_counter()
         self.timings[stage] = self.timings.get(stage, 0.0) + now - self._clock
         self._clock = now
+
+
+def exposure_warnings(photo: np.ndarray) -> list[str]:
+    """What to tell the user about the photo's light, on either path (the face is pasted back as it is)."""
+    if not is_underexposed(photo):
+        return []
+    return ["The photo is very dark: your face is kept exactly as it is, so it stays dark in the headshot; use a "
+            "photo taken in more light."]
 
 
 def to_model_input(crop: np.ndarray) -> np.ndarray:

@@ -29,8 +29,13 @@ class TrainingProgress:
         self.seconds = float(state["seconds"])
 
 
+def checkpoint_step(checkpoint: Path) -> int:
+    """The step of a ``checkpoint-<step>`` folder."""
+    return int(checkpoint.name.split("-")[1])
+
+
 def checkpoint_steps(output_dir: Path) -> list[Path]:
-    return sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return sorted(output_dir.glob("checkpoint-*"), key=checkpoint_step)
 
 
 def export_cyclegan(models, folder: Path) -> None:

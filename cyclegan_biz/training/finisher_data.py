@@ -27,6 +27,7 @@ from ..compose import DEFAULT_BACKGROUND
 from ..errors import CycleBizError
 from ..imageio import load_rgb_array
 from ..sources import GENDERS, scan_folder
+from ..vision import degrade
 from ..vision.geometry import align_face
 from ..vision.landmarks import MESH_CHIN, Face, detect_face, face_mask
 from ..vision.segmentation import person_mask
@@ -44,16 +45,15 @@ MASK_KEYS = ("band", "face", "person", "outfit", "valid", "target_person")
 
 # --- the change T applied to the whole photo ------------------------------------------------------------------------
 def _exposure(rgb: np.ndarray, amount: float, face_size: float) -> np.ndarray:
-    linear = (rgb.astype(np.float32) / 255.0) ** 2.2 * (2.0 ** amount)
-    return np.clip(np.rint(linear ** (1 / 2.2) * 255), 0, 255).astype(np.uint8)
+    return degrade.exposure(rgb, amount)
 
 
 def _white_balance(rgb: np.ndarray, amount: float, face_size: float) -> np.ndarray:
-    return np.clip(np.rint(rgb.astype(np.float32) * (1 + amount, 1.0, 1 - amount)), 0, 255).astype(np.uint8)
+    return degrade.white_balance(rgb, (1 + amount, 1.0, 1 - amount))
 
 
 def _blur(rgb: np.ndarray, amount: float, face_size: float) -> np.ndarray:
-    return cv2.GaussianBlur(rgb, (0, 0), max(0.3, amount * face_size))
+    return degrade.blur(rgb, amount * face_size)
 
 
 def _noise(rgb: np.ndarray, amount: float, face_size: float, seed: int = 0) -> np.ndarray:

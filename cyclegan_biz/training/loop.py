@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoints import TrainingProgress, resolve_checkpoint
+from .checkpoints import TrainingProgress, checkpoint_step, resolve_checkpoint
 from .step import lr_lambda, mean_over_processes
 
 LOG_NAME = "train_log.jsonl"
@@ -66,7 +66,7 @@ def resume(accelerator, args, output_dir: Path, load_more: Callable[[Path], None
     accelerator.load_state(str(checkpoint))
     if load_more is not None:
         load_more(checkpoint)
-    step = int(checkpoint.name.split("-")[1])
+    step = checkpoint_step(checkpoint)
     accelerator.print(f"Resumed from {checkpoint} at step {step}")
     return step
 
@@ -76,9 +76,7 @@ def forever(loader, dataset=None) -> Iterator:
     ``loader`` and ``dataset`` when they take one (``set_epoch``), so per-item draws such as flips change per pass."""
     epoch = 0
     while True:
-        for each in (loader, dataset):
-            if hasattr(each, "set_epoch"):
-                each.set_epoch(epoch)
+        _set_epoch(epoch, loader, dataset)
         epoch += 1
         empty = True
         for batch in loader:
@@ -86,6 +84,13 @@ def forever(loader, dataset=None) -> Iterator:
             yield batch
         if empty:
             return
+
+
+def _set_epoch(epoch: int, *users) -> None:
+    """``set_epoch(epoch)`` on each of ``users`` that takes one (loaders, ``SeededItems`` datasets)."""
+    for user in users:
+        if hasattr(user, "set_epoch"):
+            user.set_epoch(epoch)
 
 
 def train_loop(accelerator, args, loader, dataset, step: Callable[[dict], dict[str, torch.Tensor]],
@@ -102,11 +107,11 @@ def train_loop(accelerator, args, loader, dataset, step: Callable[[dict], dict[s
     bar = tqdm(total=args.max_train_steps, initial=global_step, desc=desc,
                disable=not accelerator.is_local_main_process)
     stop = False
+    saved_at = global_step if global_step else None  # a resumed run's step has its checkpoint already
     try:
         while global_step < args.max_train_steps and not stop:
             epoch, skip = divmod(global_step, len(loader))
-            loader.set_epoch(epoch)
-            dataset.set_epoch(epoch)
+            _set_epoch(epoch, loader, dataset)
             for batch in accelerator.skip_first_batches(loader, skip) if skip else loader:
                 started = time.perf_counter()
                 losses = step(batch)
@@ -124,6 +129,7 @@ def train_loop(accelerator, args, loader, dataset, step: Callable[[dict], dict[s
                 saved = global_step % args.checkpointing_steps == 0 or stop
                 if saved:
                     save(global_step, True)
+                    saved_at = global_step
                 if after_step is not None:
                     after_step(global_step, saved)
                 if global_step >= args.max_train_steps or stop:
@@ -133,7 +139,7 @@ def train_loop(accelerator, args, loader, dataset, step: Callable[[dict], dict[s
         save(global_step, False)  # no barriers: another process may not have been interrupted (or may be gone)
         raise SystemExit(130) from None
     bar.close()
-    if not (Path(args.output_dir) / f"checkpoint-{global_step}").exists():
+    if saved_at != global_step:  # not the disk: an older run's checkpoint of that step is no checkpoint of this one
         save(global_step, True)
     accelerator.wait_for_everyone()
     return global_step

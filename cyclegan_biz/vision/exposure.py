@@ -12,15 +12,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .geometry import shrink_to
+
 UNDEREXPOSED_L = 35.0  # about 2.5 stops under
-_WORK_WIDTH = 256
 
 
 def brightest_lightness(rgb: np.ndarray) -> float:
-    """The 99th percentile of Lab lightness (0-100) of an HxWx3 uint8 RGB photo, on a copy at most 256 px wide."""
-    if rgb.shape[1] > _WORK_WIDTH:
-        height = max(1, round(rgb.shape[0] * _WORK_WIDTH / rgb.shape[1]))
-        rgb = cv2.resize(rgb, (_WORK_WIDTH, height), interpolation=cv2.INTER_AREA)
+    """The 99th percentile of Lab lightness (0-100) of an HxWx3 uint8 RGB photo, on a copy at most 400 px on its
+    long side (the pipeline passes the copy it segments, already that small)."""
+    rgb, _ = shrink_to(rgb, 400)
     lightness = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[..., 0]
     return float(np.percentile(lightness, 99))
 

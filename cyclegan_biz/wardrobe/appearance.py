@@ -41,6 +41,13 @@ class ColourModel:
         return np.sqrt(np.einsum("...i,ij,...j->...", diff, self.inv_cov, diff))
 
 
+def connected_to(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The parts of ``mask`` whose connected components (8-neighbours) touch ``seed`` inside ``mask``."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.unique(labels[seed & mask])
+    return np.isin(labels, keep[keep > 0])
+
+
 def to_lab(rgb: np.ndarray) -> np.ndarray:
     """Float Lab (L 0-100, a/b about -128..127) of a uint8 RGB image."""
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)

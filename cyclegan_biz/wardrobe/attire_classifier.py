@@ -106,12 +106,9 @@ def _onnx_embedder() -> Callable[[np.ndarray], np.ndarray] | None:
             _export_features_onnx(path)
         except ImportError:  # no onnx package to export with: torch it is
             return None
-    import onnxruntime as ort
+    from ..pipeline.onnx_export import onnx_session
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the pipeline's sessions
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = onnx_session(path)
 
     def embed(crop: np.ndarray) -> np.ndarray:
         batch = crop.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0

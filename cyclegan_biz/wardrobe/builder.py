@@ -35,6 +35,7 @@ from .appearance import (
     BESIDE_NECK,
     collar_height,
     colour_name,
+    connected_to,
     describe_outfit,
     hair_model,
     head_yaw,
@@ -79,14 +80,6 @@ def _face_hull(shape: tuple[int, int], face: Face, grow: float) -> np.ndarray:
     size = max(1, int(face.size() * grow))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * size + 1, 2 * size + 1))
     return cv2.dilate(mask, kernel).astype(bool)
-
-
-def _connected_to(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """The parts of ``mask`` whose connected components touch ``seed``."""
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    keep = np.unique(labels[seed & mask])
-    keep = keep[keep > 0]
-    return np.isin(labels, keep)
 
 
 def _soften(mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -231,7 +224,7 @@ def _split_person(photo: np.ndarray, lab: np.ndarray, frame: _Frame) -> _Regions
     skin_like = skin_model(lab, face).distance(lab) < SKIN_DISTANCE
     neck_column = frame.dx() < 0.45  # under the face, where neck skin and collar are
     chin_band = body & frame.rows(chin[1], chin[1] + 0.08 * fs) & neck_column
-    skin = _connected_to(body & skin_like, chin_band | (head & skin_like))
+    skin = connected_to(body & skin_like, chin_band | (head & skin_like))
     skin &= frame.rows(-1, chin[1] + 1.6 * fs)  # the chest opening, not hands at the bottom
 
     hair = np.zeros(shape, dtype=bool)
@@ -241,7 +234,7 @@ def _split_person(photo: np.ndarray, lab: np.ndarray, frame: _Frame) -> _Regions
         # Hair hangs from the head; a beard grows from the chin.
         near_head = frame.rows(chin[1] - 0.06 * fs, chin[1] + 0.06 * fs) & hair_like & ~head
         seeds = near_head | (chin_band & hair_like) | (head & hair_like & below_chin)
-        hair = _connected_to(hair_like & (below_chin | near_head), seeds) & below_chin
+        hair = connected_to(hair_like & (below_chin | near_head), seeds) & below_chin
 
     clothes = body & ~skin & ~hair & ~_above_neck_skin(skin, neck_column, chin[1], fs)
     clothes = cv2.morphologyEx(clothes.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)

@@ -87,9 +87,10 @@ def crop_planes(image: np.ndarray, face: Face, person: np.ndarray, band: np.ndar
 
 def input_arrays(planes: dict) -> list[np.ndarray]:
     """Batch of one: (image in [-1, 1], band, face, person) as float32 B x C x H x W arrays."""
-    image = (planes["image"].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
+    from ..pipeline.stages import to_model_input  # the pipeline's own conversion (a module-level import would cycle)
+
     masks = [np.ascontiguousarray(planes[k], dtype=np.float32)[None, None] for k in ("band", "face", "person")]
-    return [np.ascontiguousarray(image), *masks]
+    return [to_model_input(planes["image"]), *masks]
 
 
 def to_tensor(planes: dict, device=None):
@@ -105,19 +106,14 @@ class OnnxFinisher:
     ``CycleBizFinisher.correction`` without importing torch (short cold starts with the onnx engine)."""
 
     def __init__(self, path: str | Path, providers: list[str] | None = None) -> None:
-        import onnxruntime as ort
+        from ..pipeline.onnx_export import onnx_session
 
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads sleep
-        self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.config = SimpleNamespace(resolution=int(meta["resolution"]),
-                                      working_resolution=int(meta["working_resolution"]))
+        self.session = onnx_session(path, providers)
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.config = SimpleNamespace(resolution=int(self.session.get_modelmeta().custom_metadata_map["resolution"]))
 
     def crop_correction(self, planes: dict) -> np.ndarray:
-        names = [i.name for i in self.session.get_inputs()]
-        change = self.session.run(None, dict(zip(names, input_arrays(planes), strict=True)))[0][0]
+        change = self.session.run(None, dict(zip(self.inputs, input_arrays(planes), strict=True)))[0][0]
         size = self.config.resolution
         return cv2.resize(change.transpose(1, 2, 0), (size, size), interpolation=cv2.INTER_LINEAR)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .appearance import ColourModel
+from .appearance import ColourModel, connected_to
 from .skin import lab_to_rgb
 
 # Target jacket colours in Lab (L 0-100). "brown": a mid brown inside the range of the brown suits among the
@@ -43,9 +43,7 @@ def jacket_weight(lab: np.ndarray, clothes: np.ndarray, sample: np.ndarray) -> n
         return np.zeros(clothes.shape, dtype=np.float32)
     distance = cv2.medianBlur(model.distance(lab).astype(np.float32), 5)
     weight = np.clip((JACKET_FAR - distance) / (JACKET_FAR - JACKET_NEAR), 0.0, 1.0) * clothes
-    count, labels = cv2.connectedComponents((weight > 0).astype(np.uint8), connectivity=8)
-    touching = np.unique(labels[sample & (weight > 0)])
-    weight *= np.isin(labels, touching[touching > 0])
+    weight *= connected_to(weight > 0, sample)
     return cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.7)
 
 
